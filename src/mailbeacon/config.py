@@ -1,0 +1,296 @@
+"""Settings: one table (the `Settings` dataclass), read once.
+
+Each field is a setting: its name, type, default and help text live together here.
+Sources, lowest precedence first: defaults, `MAILBEACON_<NAME>` environment variables,
+a TOML file (`--config`), command-line flags. `docs/configuration.md` lists every setting
+and a test checks it stays complete.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+ENV_PREFIX = "MAILBEACON_"
+
+
+def _s(default: Any, help: str, *, kind: str = "", secret: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "kind": kind, "secret": secret, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of mailbeacon. Build with `load_settings()`; never mutate."""
+
+    database_url: str = _s(
+        "sqlite:///mailbeacon.db",
+        "Where data lives: `sqlite:///path.db` (embedded, the default) or `postgresql://user@host:5432/db`.",
+        kind="url",
+    )
+    http: str = _s("127.0.0.1:8025", "host:port the HTTP server (tracking, API) listens on.", kind="hostport")
+    smtp: str = _s(
+        "127.0.0.1:2525",
+        "host:port of the SMTP submission proxy; `off` to run without it.",
+        kind="hostport_or_off",
+    )
+    public_url: str = _s(
+        "",
+        "Base URL written into tracking links (e.g. `https://t.example.com`). Default: `http://` + the `http` setting.",
+        kind="url",
+    )
+    upstream_smtp: str = _s(
+        "",
+        "Where the proxy relays mail: `smtp://[user:pass@]host:port`, `smtps://...` (TLS) or "
+        "`smtp+starttls://...`. Users may have their own credentials.",
+        kind="smtp_url",
+        secret=True,
+    )
+    trusted_proxies: tuple[str, ...] = _s(
+        (),
+        "Comma-separated CIDRs of reverse proxies / load balancers whose `X-Forwarded-For` is believed.",
+        kind="cidrs",
+    )
+    secret_keys: str = _s(
+        "",
+        "Token signing keys `1:<base64url>,2:<base64url>`; the highest id signs, all verify. "
+        "Generated and stored in the database on first start when empty.",
+        secret=True,
+    )
+    credentials_key: str = _s(
+        "",
+        "Key (base64url, 32 bytes) that encrypts stored upstream SMTP and IMAP passwords. "
+        "When empty, one is generated into `<data_dir>/credentials.key` (mode 0600).",
+        secret=True,
+    )
+    data_dir: str = _s(
+        "",
+        "Directory for the hit journal and generated keys. Default: beside the SQLite file, "
+        "or `./mailbeacon-data` for PostgreSQL.",
+        kind="path",
+    )
+    http_server: str = _s(
+        "granian",
+        "HTTP server implementation: `granian` (fastest) or `uvicorn`.",
+        choices=("granian", "uvicorn"),
+    )
+    writer_batch_size: int = _s(500, "Hits committed to the database per transaction, at most.")
+    writer_interval: float = _s(0.05, "Seconds the writer waits to gather a batch, at most.")
+    queue_size: int = _s(50_000, "Hits held in memory before the writer reads them back from the on-disk journal.")
+    settle_window: float = _s(
+        120.0, "Seconds during which later evidence may still revise a verdict; counters use settled ones."
+    )
+    self_view_window: float = _s(
+        10.0, "Seconds after a self-view beacon during which pixel hits of that recipient are the sender's."
+    )
+    decoy_link: bool = _s(True, "Add one hidden decoy link per recipient copy; a hit on it marks a scanner.")
+    rewrite_text: bool = _s(False, "Also rewrite http(s) URLs in text/plain parts.")
+    track_opens: bool = _s(True, "Server-wide default for open tracking (workspaces and users may override).")
+    track_clicks: bool = _s(True, "Server-wide default for click tracking (workspaces and users may override).")
+    track_replies: bool = _s(True, "Server-wide default for reply tracking (workspaces and users may override).")
+    smtp_tls_cert: str = _s("", "PEM certificate for STARTTLS on the submission proxy.", kind="path")
+    smtp_tls_key: str = _s("", "PEM private key for STARTTLS on the submission proxy.", kind="path")
+    smtp_max_size: int = _s(35 * 1024 * 1024, "Largest message the proxy accepts, in bytes (SMTP SIZE).")
+    smtp_timeout: float = _s(60.0, "Seconds to wait for the upstream SMTP server.")
+    imap_poll_interval: float = _s(
+        60.0, "Seconds between mailbox checks when a server has no IDLE (and IDLE renewals)."
+    )
+    click_cache_size: int = _s(100_000, "Link URLs kept in memory for redirects.")
+    log_level: str = _s("info", "Log level.", choices=("debug", "info", "warning", "error"))
+
+    # -- derived -------------------------------------------------------------------------------
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = split_hostport(self.http)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def effective_data_dir(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir)
+        if self.database_url.startswith("sqlite:///"):
+            path = self.database_url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                p = Path(path)
+                return p.with_name(p.name + ".data")
+        return Path("mailbeacon-data")
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    name: str
+    type: str
+    default: Any
+    help: str
+    secret: bool
+    choices: tuple[str, ...]
+
+
+def settings_table() -> list[SettingInfo]:
+    out = []
+    for f in fields(Settings):
+        out.append(
+            SettingInfo(
+                name=f.name,
+                type=_type_name(f.type),
+                default=f.default,
+                help=f.metadata["help"],
+                secret=f.metadata["secret"],
+                choices=f.metadata["choices"],
+            )
+        )
+    return out
+
+
+def _type_name(t: Any) -> str:
+    s = str(t)
+    return {"tuple[str, ...]": "list"}.get(s, s)
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` → (host, port)."""
+    v = value.strip()
+    if v.startswith("["):
+        host, sep, rest = v[1:].partition("]")
+        port_s = rest.removeprefix(":")
+    else:
+        host, sep, port_s = v.rpartition(":")
+    if not sep or not port_s.isdigit() or not host:
+        raise ConfigError(f"'{value}' is not host:port (for example 127.0.0.1:8025)")
+    port = int(port_s)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} in '{value}' is out of range")
+    return host, port
+
+
+def _parse(name: str, type_name: str, raw: Any) -> Any:
+    """Turn a raw value (string from env/flags, or a TOML value) into the field's type."""
+    if type_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        s = str(raw).strip().lower()
+        if s in ("1", "true", "yes", "on"):
+            return True
+        if s in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name} must be true or false, not '{raw}'")
+    if type_name == "int":
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name} must be a whole number, not '{raw}'") from None
+    if type_name == "float":
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name} must be a number, not '{raw}'") from None
+    if type_name == "list":
+        if isinstance(raw, list | tuple):
+            return tuple(str(x).strip() for x in raw if str(x).strip())
+        return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+    return str(raw)
+
+
+def _validate(s: Settings) -> None:
+    by_name = {f.name: f for f in fields(Settings)}
+    for name, f in by_name.items():
+        value = getattr(s, name)
+        choices = f.metadata["choices"]
+        if choices and value not in choices:
+            raise ConfigError(f"setting {name} must be one of {', '.join(choices)}, not '{value}'")
+        kind = f.metadata["kind"]
+        if kind == "hostport" or (kind == "hostport_or_off" and value not in ("", "off")):
+            split_hostport(value)
+        elif kind == "cidrs":
+            for cidr in value:
+                try:
+                    ipaddress.ip_network(cidr, strict=False)
+                except ValueError:
+                    raise ConfigError(f"trusted_proxies: '{cidr}' is not an IP network (e.g. 10.0.0.0/8)") from None
+        elif kind == "smtp_url" and value:
+            u = urlsplit(value)
+            if u.scheme not in ("smtp", "smtps", "smtp+starttls") or not u.hostname:
+                raise ConfigError(
+                    "upstream_smtp must look like smtp://[user:pass@]host:port, smtps://... or smtp+starttls://..."
+                )
+        elif kind == "url" and value and name == "public_url":
+            u = urlsplit(value)
+            if u.scheme not in ("http", "https") or not u.netloc:
+                raise ConfigError("public_url must be an http(s) URL such as https://t.example.com")
+    for name in ("writer_batch_size", "queue_size", "smtp_max_size", "click_cache_size"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"setting {name} must be positive")
+    for name in (
+        "writer_interval",
+        "settle_window",
+        "self_view_window",
+        "smtp_timeout",
+        "imap_poll_interval",
+    ):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"setting {name} must be positive")
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the effective settings: defaults < environment < TOML file < overrides (flags)."""
+    env = os.environ if environ is None else environ
+    table = {i.name: i for i in settings_table()}
+    values: dict[str, Any] = {}
+    for name, info in table.items():
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = _parse(name, info.type, env[key])
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        section = data.get("mailbeacon", data)
+        for name, raw in section.items():
+            if name not in table:
+                raise ConfigError(f"config file {path}: unknown setting '{name}' (see `mailbeacon config`)")
+            values[name] = _parse(name, table[name].type, raw)
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in table:
+            raise ConfigError(f"unknown setting '{name}'")
+        values[name] = _parse(name, table[name].type, raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def mask(value: Any) -> str:
+    """How a secret is shown: never the value itself."""
+    if not value:
+        return "(not set)"
+    if isinstance(value, str) and "://" in value:
+        u = urlsplit(value)
+        if u.password:
+            return value.replace(f":{u.password}@", ":****@")
+        return value
+    return "****"
