@@ -13,9 +13,10 @@ from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, Stored
 from .leases import LeasesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import upgrade
+from .replies import RepliesStore
 
 
-class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore):
+class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, RepliesStore):
     """All of the store's parts on one connection pool."""
 
     def migrate(self) -> list[str]:
