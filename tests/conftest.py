@@ -1,0 +1,173 @@
+"""Shared fixtures: settings, a clock you can move, real stores on SQLite and PostgreSQL.
+
+With `CI=true`, tests that need PostgreSQL, Dovecot, swaks or Chromium must run: a missing
+part is a failure. Elsewhere they skip with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mailbeacon.config import Settings, load_settings
+from mailbeacon.runtime import Runtime
+from mailbeacon.store import Store, open_store
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CORPUS = Path(__file__).parent / "corpus"
+PG_ADMIN_URL = os.environ.get("MAILBEACON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def need(condition: bool, what: str, install: str) -> None:
+    """Skip (or, under CI, fail) when a real part the test needs is missing."""
+    if condition:
+        return
+    if CI:
+        pytest.fail(f"{what} is required when CI=true: {install}")
+    pytest.skip(f"{what} not available: {install}")
+
+
+def need_binary(name: str, package: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    need(path is not None, name, f"apt-get install -y {package}")
+    assert path is not None
+    return path
+
+
+class FakeClock:
+    """A clock for tests: starts at a fixed time and moves only when told."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# -- stores ------------------------------------------------------------------------------------
+
+_SQLITE_TEMPLATE: Path | None = None
+
+
+def _sqlite_template(tmp_root: Path) -> Path:
+    global _SQLITE_TEMPLATE
+    if _SQLITE_TEMPLATE is None or not _SQLITE_TEMPLATE.exists():
+        path = tmp_root / f"template-{uuid.uuid4().hex}.db"
+        store = open_store(f"sqlite:///{path}", migrate=True)
+        with store.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+        _SQLITE_TEMPLATE = path
+    return _SQLITE_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (migrated), dropped at the end."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(
+            PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), autocommit=True, connect_timeout=3
+        )
+    except Exception as exc:
+        need(False, "PostgreSQL at 127.0.0.1:5432", f"start it ({exc.__class__.__name__}: {exc})")
+        raise
+    name = f"mb_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    open_store(url, migrate=True).close()
+    try:
+        yield url
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _truncate_pg(url: str) -> None:
+    store = open_store(url)
+    from mailbeacon.store.schema import metadata
+
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with store.engine.begin() as c:
+        c.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: SQLite file and PostgreSQL (the same tests run on both)."""
+    if request.param == "sqlite":
+        path = tmp_path / "mailbeacon.db"
+        shutil.copyfile(_sqlite_template(tmp_path.parent), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        _truncate_pg(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    path = tmp_path / "mailbeacon.db"
+    shutil.copyfile(_sqlite_template(tmp_path.parent), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = open_store(database_url)
+    yield s
+    s.close()
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": str(tmp_path / "data"),
+        "http": "127.0.0.1:8025",
+        "public_url": "http://t.example.test",
+        "smtp": "off",
+    }
+    values.update(overrides)
+    return load_settings(environ={}, overrides=values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_url: str) -> Settings:
+    return make_settings(tmp_path, sqlite_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FakeClock) -> Iterator[Runtime]:
+    """A Runtime on a fresh SQLite database with the fake clock."""
+    rt = Runtime.open(settings, clock=clock, migrate=False)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def any_runtime(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """A Runtime on each database (SQLite and PostgreSQL)."""
+    rt = Runtime.open(make_settings(tmp_path, database_url), clock=clock, migrate=False)
+    yield rt
+    rt.close()
