@@ -6,6 +6,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from ..model import Hit, Reply, Verdict
+from ..stats import Counts
 from .accounts import AccountsStore
 from .base import make_engine
 from .counts import CountsStore
@@ -18,6 +23,31 @@ from .replies import RepliesStore
 
 class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, RepliesStore):
     """All of the store's parts on one connection pool."""
+
+    def record_verdicts(
+        self,
+        decided: Sequence[tuple[Hit, Verdict, datetime | None]],
+        now: datetime,
+        deltas: Sequence[tuple[int, int, Counts]],
+    ) -> None:
+        """Store verdicts and the counter deltas of the newly settled ones, atomically."""
+        with self.tx() as c:
+            self._save_verdicts(c, decided, now)
+            self._apply_deltas(c, deltas)
+
+    def add_replies(
+        self, replies: Sequence[Reply], now: datetime, delta: Callable[[Reply], Counts | None]
+    ) -> list[Reply]:
+        """Store replies (duplicates skipped) and add the counter deltas of the new ones, atomically."""
+        with self.tx() as c:
+            new = self._insert_replies(c, replies, now)
+            deltas = []
+            for r in new:
+                d = delta(r)
+                if d is not None and r.recipient_id is not None:
+                    deltas.append((r.recipient_id, r.message_id, d))
+            self._apply_deltas(c, deltas)
+        return new
 
     def migrate(self) -> list[str]:
         """Bring the schema up to date; returns the revisions applied."""

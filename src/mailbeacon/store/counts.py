@@ -29,57 +29,62 @@ class CountsStore(StoreBase):
 
     def apply_deltas(self, deltas: Sequence[tuple[int, int, Counts]]) -> None:
         """Add `(recipient_id, message_id, delta)` to the counters, in one transaction."""
+        with self.tx() as c:
+            self._apply_deltas(c, deltas)
+
+    def _apply_deltas(self, c: Connection, deltas: Sequence[tuple[int, int, Counts]]) -> None:
         merged: dict[int, tuple[int, Counts]] = {}
         for rid, mid, d in deltas:
             prev = merged.get(rid)
             merged[rid] = (mid, add(prev[1], d) if prev else d)
-        if not merged:
-            return
-        with self.tx() as c:
-            self._ensure_rows(
-                c,
-                t.counters,
-                [{"recipient_id": rid, "message_id": mid} for rid, (mid, _) in sorted(merged.items())],
-                ["recipient_id"],
-            )
-            for rid, (mid, d) in sorted(merged.items()):
-                values: dict[str, Any] = {}
-                for name in INT_FIELDS:
-                    n = getattr(d, name)
-                    if n:
-                        values[name] = t.counters.c[name] + n
-                for name in _MIN + _MAX:
-                    v = getattr(d, name)
-                    if v is None:
-                        continue
-                    col = t.counters.c[name]
-                    better = col > v if name in _MIN else col < v
-                    values[name] = case(
-                        (col.is_(None), literal(v, t.UTCDateTime())),
-                        (better, literal(v, t.UTCDateTime())),
-                        else_=col,
-                    )
-                if values:
-                    c.execute(update(t.counters).where(t.counters.c.recipient_id == rid).values(**values))
-                link_rows = [(k, n, 0) for k, n in d.link_clicks.items()] + [
-                    (k, 0, n) for k, n in d.link_scanner_clicks.items()
-                ]
-                if link_rows:
-                    self._ensure_rows(
-                        c,
-                        t.link_counters,
-                        [{"recipient_id": rid, "link": k, "message_id": mid} for k, _, _ in link_rows],
-                        ["recipient_id", "link"],
-                    )
-                    for k, n, s in link_rows:
-                        c.execute(
-                            update(t.link_counters)
-                            .where(and_(t.link_counters.c.recipient_id == rid, t.link_counters.c.link == k))
-                            .values(
-                                clicks=t.link_counters.c.clicks + n,
-                                clicks_scanner=t.link_counters.c.clicks_scanner + s,
-                            )
+        if merged:
+            self._apply_merged(c, merged)
+
+    def _apply_merged(self, c: Connection, merged: dict[int, tuple[int, Counts]]) -> None:
+        self._ensure_rows(
+            c,
+            t.counters,
+            [{"recipient_id": rid, "message_id": mid} for rid, (mid, _) in sorted(merged.items())],
+            ["recipient_id"],
+        )
+        for rid, (mid, d) in sorted(merged.items()):
+            values: dict[str, Any] = {}
+            for name in INT_FIELDS:
+                n = getattr(d, name)
+                if n:
+                    values[name] = t.counters.c[name] + n
+            for name in _MIN + _MAX:
+                v = getattr(d, name)
+                if v is None:
+                    continue
+                col = t.counters.c[name]
+                better = col > v if name in _MIN else col < v
+                values[name] = case(
+                    (col.is_(None), literal(v, t.UTCDateTime())),
+                    (better, literal(v, t.UTCDateTime())),
+                    else_=col,
+                )
+            if values:
+                c.execute(update(t.counters).where(t.counters.c.recipient_id == rid).values(**values))
+            link_rows = [(k, n, 0) for k, n in d.link_clicks.items()] + [
+                (k, 0, n) for k, n in d.link_scanner_clicks.items()
+            ]
+            if link_rows:
+                self._ensure_rows(
+                    c,
+                    t.link_counters,
+                    [{"recipient_id": rid, "link": k, "message_id": mid} for k, _, _ in link_rows],
+                    ["recipient_id", "link"],
+                )
+                for k, n, s in link_rows:
+                    c.execute(
+                        update(t.link_counters)
+                        .where(and_(t.link_counters.c.recipient_id == rid, t.link_counters.c.link == k))
+                        .values(
+                            clicks=t.link_counters.c.clicks + n,
+                            clicks_scanner=t.link_counters.c.clicks_scanner + s,
                         )
+                    )
 
     def replace_counters(self, rows: Sequence[tuple[int, int, Counts]]) -> None:
         """Overwrite the counters of the given recipients (after a recomputation)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
 
 from ..model import Hit, HitKind, Reason, Verdict, VerdictClass
 from . import schema as t
@@ -174,55 +174,61 @@ class HitsStore(StoreBase):
         now: datetime,
     ) -> None:
         """Store verdicts. `settle_at` None means settled now; otherwise provisional until then."""
+        with self.tx() as c:
+            self._save_verdicts(c, decided, now)
+
+    def _save_verdicts(
+        self,
+        c: Connection,
+        decided: Sequence[tuple[Hit, Verdict, datetime | None]],
+        now: datetime,
+    ) -> None:
         if not decided:
             return
         ids = [h.id for h, _, _ in decided]
-        with self.tx() as c:
-            existing = {
-                r.hit_id: r.revisions
-                for r in c.execute(
-                    select(t.verdicts.c.hit_id, t.verdicts.c.revisions).where(t.verdicts.c.hit_id.in_(ids))
-                )
+        existing = {
+            r.hit_id: r.revisions
+            for r in c.execute(select(t.verdicts.c.hit_id, t.verdicts.c.revisions).where(t.verdicts.c.hit_id.in_(ids)))
+        }
+        new_rows, upd_rows = [], []
+        for h, v, settle_at in decided:
+            row = {
+                "hit_id": h.id,
+                "cls": v.cls.value,
+                "subtype": v.subtype,
+                "reasons": [[r.code, r.text] for r in v.reasons],
+                "rules_version": v.rules_version,
+                "settled": settle_at is None,
+                "decided_at": now,
             }
-            new_rows, upd_rows = [], []
-            for h, v, settle_at in decided:
-                row = {
-                    "hit_id": h.id,
-                    "cls": v.cls.value,
-                    "subtype": v.subtype,
-                    "reasons": [[r.code, r.text] for r in v.reasons],
-                    "rules_version": v.rules_version,
-                    "settled": settle_at is None,
-                    "decided_at": now,
-                }
-                if h.id in existing:
-                    row["b_hit_id"] = row.pop("hit_id")
-                    row["revisions"] = existing[h.id] + 1
-                    upd_rows.append(row)
-                else:
-                    row["revisions"] = 0
-                    new_rows.append(row)
-            if new_rows:
-                c.execute(t.verdicts.insert(), new_rows)
-            if upd_rows:
-                c.execute(
-                    t.verdicts.update().where(t.verdicts.c.hit_id == bindparam("b_hit_id")),
-                    upd_rows,
-                )
-            state_rows = [
-                {
-                    "b_id": h.id,
-                    "state": STATE_SETTLED if settle_at is None else STATE_PROVISIONAL,
-                    "settle_at": settle_at,
-                }
-                for h, _, settle_at in decided
-            ]
+            if h.id in existing:
+                row["b_hit_id"] = row.pop("hit_id")
+                row["revisions"] = existing[h.id] + 1
+                upd_rows.append(row)
+            else:
+                row["revisions"] = 0
+                new_rows.append(row)
+        if new_rows:
+            c.execute(t.verdicts.insert(), new_rows)
+        if upd_rows:
             c.execute(
-                update(t.hits)
-                .where(t.hits.c.id == bindparam("b_id"))
-                .values(state=bindparam("state"), settle_at=bindparam("settle_at")),
-                state_rows,
+                t.verdicts.update().where(t.verdicts.c.hit_id == bindparam("b_hit_id")),
+                upd_rows,
             )
+        state_rows = [
+            {
+                "b_id": h.id,
+                "state": STATE_SETTLED if settle_at is None else STATE_PROVISIONAL,
+                "settle_at": settle_at,
+            }
+            for h, _, settle_at in decided
+        ]
+        c.execute(
+            update(t.hits)
+            .where(t.hits.c.id == bindparam("b_id"))
+            .values(state=bindparam("state"), settle_at=bindparam("settle_at")),
+            state_rows,
+        )
 
     def hits_with_verdicts(
         self,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..model import Reply, ReplyKind
@@ -30,37 +31,40 @@ def _reply(row: Row[Any]) -> Reply:
 
 
 class RepliesStore(StoreBase):
-    def insert_replies(self, replies: Sequence[Reply], now: Any) -> list[Reply]:
+    def insert_replies(self, replies: Sequence[Reply], now: datetime) -> list[Reply]:
         """Store replies; those already stored (same message and inbound Message-ID) are skipped.
 
         Returns the replies that were new, with their ids.
         """
+        with self.tx() as c:
+            return self._insert_replies(c, replies, now)
+
+    def _insert_replies(self, c: Connection, replies: Sequence[Reply], now: datetime) -> list[Reply]:
         new: list[Reply] = []
         ins = sqlite.insert(t.replies) if self.dialect == "sqlite" else postgresql.insert(t.replies)
-        with self.tx() as c:
-            for r in replies:
-                res = c.execute(
-                    ins.values(
-                        message_id=r.message_id,
-                        recipient_id=r.recipient_id,
-                        rfc_message_id=r.rfc_message_id,
-                        kind=r.kind.value,
-                        from_address=r.from_address,
-                        at=r.at,
-                        other_address=r.other_address,
-                        detail=dict(r.detail),
-                        source=r.source,
-                        mailbox_id=r.mailbox_id,
-                        created_at=now,
-                    ).on_conflict_do_nothing(index_elements=["message_id", "rfc_message_id"])
-                )
-                if res.rowcount:
-                    rid = c.execute(
-                        select(t.replies.c.id).where(
-                            t.replies.c.message_id == r.message_id, t.replies.c.rfc_message_id == r.rfc_message_id
-                        )
-                    ).scalar_one()
-                    new.append(_reply(c.execute(select(t.replies).where(t.replies.c.id == rid)).one()))
+        for r in replies:
+            res = c.execute(
+                ins.values(
+                    message_id=r.message_id,
+                    recipient_id=r.recipient_id,
+                    rfc_message_id=r.rfc_message_id,
+                    kind=r.kind.value,
+                    from_address=r.from_address,
+                    at=r.at,
+                    other_address=r.other_address,
+                    detail=dict(r.detail),
+                    source=r.source,
+                    mailbox_id=r.mailbox_id,
+                    created_at=now,
+                ).on_conflict_do_nothing(index_elements=["message_id", "rfc_message_id"])
+            )
+            if res.rowcount:
+                rid = c.execute(
+                    select(t.replies.c.id).where(
+                        t.replies.c.message_id == r.message_id, t.replies.c.rfc_message_id == r.rfc_message_id
+                    )
+                ).scalar_one()
+                new.append(_reply(c.execute(select(t.replies).where(t.replies.c.id == rid)).one()))
         return new
 
     def replies(self, *, message_id: int | None = None, recipient_id: int | None = None) -> list[Reply]:

@@ -1,0 +1,266 @@
+"""The hit journal: an append-only on-disk record of every acknowledged hit.
+
+Each process writes its own segment files `hits-<run>-<first seq>.jsonl` in the journal
+directory and holds an exclusive `flock` on them while it runs. One line per hit:
+
+    [seq, uid, kind, workspace, message, recipient, link, at_us, method, ip, ua, headers, device]
+
+Lines are buffered for at most one event-loop iteration and written with one `write()`;
+once written they survive a crash of the process (`kill -9`), because they are in the
+operating system's page cache. The writer `fdatasync`s about once a second, which bounds what
+a crash of the machine itself can lose. A segment is deleted once every hit in it is stored in
+the database; segments left behind by a stopped or crashed process are replayed on start
+(storing is idempotent: a hit's `uid` is unique).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from .model import Hit, HitKind
+
+log = logging.getLogger("mailbeacon.journal")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_KINDS = {k.value: k for k in HitKind}
+
+
+def encode(seq: int, hit: Hit) -> bytes:
+    at_us = (hit.at - _EPOCH) // timedelta(microseconds=1)
+    return (
+        json.dumps(
+            [
+                seq,
+                hit.uid,
+                hit.kind.value,
+                hit.workspace_id,
+                hit.message_id,
+                hit.recipient_id,
+                hit.link,
+                at_us,
+                hit.method,
+                hit.ip,
+                hit.user_agent,
+                hit.headers,
+                hit.device_id,
+            ],
+            separators=(",", ":"),
+            ensure_ascii=True,
+        ).encode("ascii")
+        + b"\n"
+    )
+
+
+def decode(line: bytes) -> tuple[int, Hit]:
+    (seq, uid, kind, ws, msg, rcpt, link, at_us, method, ip, ua, headers, device) = json.loads(line)
+    hit = Hit(
+        uid=uid,
+        kind=_KINDS[kind],
+        workspace_id=ws,
+        message_id=msg,
+        recipient_id=rcpt,
+        link=link,
+        at=_EPOCH + timedelta(microseconds=at_us),
+        method=method,
+        ip=ip,
+        user_agent=ua,
+        headers=headers,
+        device_id=device,
+    )
+    return seq, hit
+
+
+@dataclass
+class Segment:
+    path: Path
+    first_seq: int
+    fd: int = -1
+
+
+def _parse_name(path: Path) -> tuple[str, int] | None:
+    parts = path.stem.split("-")
+    if len(parts) != 3 or parts[0] != "hits" or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+class Journal:
+    """This process's journal: appends (event-loop thread) and reads back (writer thread)."""
+
+    def __init__(self, directory: Path, run_id: str, *, segment_bytes: int = 16 * 1024 * 1024) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._segments: list[Segment] = []
+        self._active_bytes = 0
+        self._buffer: list[bytes] = []
+        self._buffered_first_seq = 0
+        self._dirty = False
+        self.written_seq = 0  # every hit up to this seq is in the file
+        self._cursor: tuple[int, int, int] | None = None  # (segment first seq, offset, seq at offset)
+
+    # -- appending (event-loop thread) --------------------------------------------------------
+
+    def _open_segment(self, first_seq: int) -> Segment:
+        path = self.directory / f"hits-{self.run_id}-{first_seq}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seg = Segment(path, first_seq, fd)
+        with self._lock:
+            self._segments.append(seg)
+        self._active_bytes = 0
+        return seg
+
+    def buffer(self, seq: int, line: bytes) -> None:
+        if not self._buffer:
+            self._buffered_first_seq = seq
+        self._buffer.append(line)
+
+    @property
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
+
+    def flush(self) -> None:
+        """Write the buffered lines (one `write()`), rotating the segment when it is large."""
+        if not self._buffer:
+            return
+        data = b"".join(self._buffer)
+        last_seq = self._buffered_first_seq + len(self._buffer) - 1
+        if not self._segments or self._active_bytes >= self.segment_bytes:
+            self._open_segment(self._buffered_first_seq)
+        seg = self._segments[-1]
+        view = memoryview(data)
+        while view:
+            n = os.write(seg.fd, view)
+            view = view[n:]
+        self._active_bytes += len(data)
+        self._buffer.clear()
+        self._dirty = True
+        self.written_seq = last_seq
+
+    # -- housekeeping (writer thread) ---------------------------------------------------------
+
+    def sync(self) -> None:
+        """fdatasync the active segment if anything was written since the last sync."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        with self._lock:
+            fds = [s.fd for s in self._segments[-1:] if s.fd >= 0]
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.fdatasync(fd)
+
+    def release_committed(self, next_seq: int) -> None:
+        """Delete segments whose every hit (seq < next_seq) is stored; keeps the active one."""
+        with self._lock:
+            done = []
+            for i, seg in enumerate(self._segments[:-1]):
+                if self._segments[i + 1].first_seq <= next_seq:
+                    done.append(seg)
+            for seg in done:
+                self._segments.remove(seg)
+        for seg in done:
+            try:
+                seg.path.unlink()
+            finally:
+                os.close(seg.fd)
+
+    def read_from(self, from_seq: int, to_seq: int, limit: int) -> list[tuple[int, Hit]]:
+        """Up to `limit` hits with from_seq <= seq <= to_seq, from the files, in order.
+
+        Used when the in-memory queue overflowed (the database was away for long). A cursor
+        remembers where the previous read stopped, so a long replay reads each byte once.
+        """
+        with self._lock:
+            segs = list(self._segments)
+        out: list[tuple[int, Hit]] = []
+        for i, seg in enumerate(segs):
+            nxt = segs[i + 1].first_seq if i + 1 < len(segs) else None
+            if nxt is not None and nxt <= from_seq:
+                continue
+            if seg.first_seq > to_seq:
+                break
+            offset = 0
+            cur = self._cursor
+            if cur is not None and cur[0] == seg.first_seq and cur[2] <= from_seq:
+                offset = cur[1]
+            with open(seg.path, "rb") as f:
+                f.seek(offset)
+                while len(out) < limit:
+                    line = f.readline()
+                    if not line.endswith(b"\n"):
+                        break  # end of file, or a line still being written
+                    seq = int(line[1 : line.index(b",")])
+                    if seq > to_seq:
+                        break
+                    if seq >= from_seq:
+                        out.append(decode(line))
+                    offset += len(line)
+                    self._cursor = (seg.first_seq, offset, seq + 1)
+            if len(out) >= limit or (out and out[-1][0] >= to_seq):
+                break
+        return out
+
+    def close(self, *, remove: bool) -> None:
+        """Close the files; remove them when everything in them is stored."""
+        with self._lock:
+            segs, self._segments = self._segments, []
+        for seg in segs:
+            if remove:
+                seg.path.unlink(missing_ok=True)
+            os.close(seg.fd)
+
+
+def _complete_lines(path: Path) -> Iterator[bytes]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    end = data.rfind(b"\n")
+    if end < 0:
+        return
+    yield from data[: end + 1].splitlines()
+
+
+def orphan_segments(directory: Path, own_run: str) -> Iterator[tuple[Path, int]]:
+    """Segments of other runs that no live process holds, oldest first, each locked (fd returned)."""
+    if not directory.exists():
+        return
+    found = []
+    for path in directory.glob("hits-*.jsonl"):
+        parsed = _parse_name(path)
+        if parsed is None or parsed[0] == own_run:
+            continue
+        found.append((path.stat().st_mtime, path))
+    for _, path in sorted(found):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # a live process owns it
+            continue
+        yield path, fd
+
+
+def read_segment(path: Path) -> Iterator[Hit]:
+    """Every complete, decodable line of a segment (a torn last line is skipped)."""
+    for line in _complete_lines(path):
+        try:
+            yield decode(line)[1]
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping an unreadable journal line in %s", path)

@@ -1,0 +1,388 @@
+"""The pipeline: the one path every stored hit and every recognised reply takes.
+
+    stored hit ──classify (provisional)──▶ verdict ──after settle_window──▶ classify again
+                                                                           ──▶ settled verdict + counters
+    reply ──▶ stored once ──▶ counters
+
+Verdicts settle: a hit is classified when it arrives and again once `settle_window` seconds
+have passed (a burst is only a burst when the next click comes). Counters only ever take
+settled verdicts, each exactly once, in the same transaction that settles it. `reclassify`
+re-runs the current rules over stored raw hits and rebuilds the affected counters.
+
+Only one node runs the pipeline at a time (a lease in the database); the others keep serving
+and storing hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .classify import RULES_VERSION, classify
+from .errors import MailbeaconError, NotFound, StoreUnavailable
+from .model import ClassifyContext, Hit, HitKind, MessageInfo, Reason, Recipient, Reply, Verdict, VerdictClass
+from .runtime import Runtime
+from .stats import Counts, compute, hit_delta, reply_delta
+
+log = logging.getLogger("mailbeacon.pipeline")
+
+LEASE = "pipeline"
+LEASE_TTL = 15.0
+RECLASSIFY_REQUEST = "reclassify_request"
+RECLASSIFY_DONE = "reclassify_done"
+
+#: how far back a hit's classification looks at the recipient's earlier hits
+LOOKBACK = timedelta(hours=24)
+PEER_LOOKBACK = timedelta(hours=1)
+MESSAGE_CACHE_SECONDS = 30.0
+
+Decided = tuple[Hit, Verdict, datetime | None]
+
+
+@dataclass(frozen=True)
+class ReclassifyResult:
+    hits: int
+    changed: int
+    recipients: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"hits": self.hits, "changed": self.changed, "recipients": self.recipients}
+
+
+class Pipeline:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        batch: int = 500,
+        owner: str | None = None,
+        on_settled: Callable[[Sequence[tuple[Hit, Verdict]]], None] | None = None,
+    ) -> None:
+        self.rt = runtime
+        self.store = runtime.store
+        self.batch = batch
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.on_settled = on_settled
+        self._messages: OrderedDict[int, tuple[float, MessageInfo]] = OrderedDict()
+        self._recipients: OrderedDict[int, Recipient] = OrderedDict()
+        self._lease_until = 0.0
+        self.decided = 0
+        self.settled = 0
+
+    # -- context ------------------------------------------------------------------------------
+
+    def message_info(self, message_id: int) -> MessageInfo:
+        hit = self._messages.get(message_id)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < MESSAGE_CACHE_SECONDS:
+            return hit[1]
+        info = self.store.message_info(message_id)
+        self._messages[message_id] = (now, info)
+        self._messages.move_to_end(message_id)
+        while len(self._messages) > 5000:
+            self._messages.popitem(last=False)
+        return info
+
+    def recipient(self, recipient_id: int) -> Recipient:
+        r = self._recipients.get(recipient_id)
+        if r is None:
+            r = self.store.recipient(recipient_id)
+            self._recipients[recipient_id] = r
+            while len(self._recipients) > 50_000:
+                self._recipients.popitem(last=False)
+        return r
+
+    def contexts(self, hits: Sequence[Hit]) -> dict[int, ClassifyContext | None]:
+        """A classification context per hit id (None when its message or recipient is gone)."""
+        s = self.rt.settings
+        settle = timedelta(seconds=s.settle_window)
+        by_rcpt: dict[int, list[Hit]] = {}
+        for h in hits:
+            by_rcpt.setdefault(h.recipient_id, []).append(h)
+        lo = min(h.at for h in hits)
+        hi = max(h.at for h in hits)
+        rcpt_hits = self.store.recipient_hits(by_rcpt, since=lo - LOOKBACK, until=hi + settle)
+        by_msg_ips: dict[int, set[str]] = {}
+        for h in hits:
+            by_msg_ips.setdefault(h.message_id, set()).add(h.ip)
+        peers: dict[int, list[Hit]] = {
+            mid: self.store.peer_hits(mid, ips, lo - PEER_LOOKBACK, hi + settle) for mid, ips in by_msg_ips.items()
+        }
+        out: dict[int, ClassifyContext | None] = {}
+        for h in hits:
+            assert h.id is not None
+            try:
+                info = self.message_info(h.message_id)
+                rcpt = self.recipient(h.recipient_id)
+            except NotFound:
+                out[h.id] = None
+                continue
+            if rcpt.message_id != h.message_id:
+                out[h.id] = None
+                continue
+            out[h.id] = ClassifyContext(
+                message=info,
+                recipient=rcpt.address,
+                relation=rcpt.relation,
+                other_hits=tuple(o for o in rcpt_hits.get(h.recipient_id, ()) if o.id != h.id),
+                peer_hits=tuple(
+                    p for p in peers.get(h.message_id, ()) if p.ip == h.ip and p.recipient_id != h.recipient_id
+                ),
+                self_view_window=s.self_view_window,
+                settle_window=s.settle_window,
+            )
+        return out
+
+    def _classify(self, hit: Hit, ctx: ClassifyContext | None) -> Verdict:
+        if ctx is None:
+            return Verdict(
+                VerdictClass.UNKNOWN,
+                (Reason("message_gone", "the tracked message or recipient no longer exists"),),
+                rules_version=RULES_VERSION,
+            )
+        try:
+            return classify(hit, ctx)
+        except Exception:  # a rule bug must not stop the pipeline
+            log.exception("classifier failed on hit %s", hit.id)
+            return Verdict(
+                VerdictClass.UNKNOWN,
+                (Reason("classifier_error", "the classifier failed on this hit; see the server log"),),
+                rules_version=RULES_VERSION,
+            )
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Classify one batch of new hits and settle one batch of due ones. Returns hits decided."""
+        now = self.rt.clock()
+        window = timedelta(seconds=self.rt.settings.settle_window)
+        pending = self.store.pending_hits(self.batch)
+        due = self.store.due_hits(now, self.batch)
+        seen = {p.id for p in pending}
+        hits = pending + [h for h in due if h.id not in seen]
+        if not hits:
+            return 0
+        ctxs = self.contexts(hits)
+        decided: list[Decided] = []
+        deltas: list[tuple[int, int, Counts]] = []
+        settled: list[tuple[Hit, Verdict]] = []
+        for h in hits:
+            assert h.id is not None
+            v = self._classify(h, ctxs[h.id])
+            settle_at = h.at + window
+            if now >= settle_at:
+                decided.append((h, v, None))
+                deltas.append((h.recipient_id, h.message_id, hit_delta(h.kind, h.link, h.at, v.cls)))
+                settled.append((h, v))
+            else:
+                decided.append((h, v, settle_at))
+        self.store.record_verdicts(decided, now, deltas)
+        self.decided += len(decided)
+        self.settled += len(settled)
+        if settled and self.on_settled is not None:
+            self.on_settled(settled)
+        return len(decided)
+
+    def drain(self, limit: int = 1_000_000) -> int:
+        """Run until nothing is left to decide right now (tests, CLI)."""
+        total = 0
+        while total < limit:
+            n = self.run_once()
+            if not n:
+                break
+            total += n
+        return total
+
+    # -- counters from scratch ----------------------------------------------------------------
+
+    def recompute(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
+        """Counters rebuilt from settled raw hits and replies (what the incremental ones must equal)."""
+        out: dict[int, Counts] = {}
+        for rid in recipient_ids:
+            rows = self.store.hits_with_verdicts(recipient_id=rid, limit=10_000_000)
+            hits = [
+                (sv.hit.kind, sv.hit.link, sv.hit.at, sv.verdict.cls)
+                for sv in rows
+                if sv.settled and sv.verdict is not None and sv.hit.kind is not HitKind.SELF_VIEW
+            ]
+            replies = [(r.kind, r.at) for r in self.store.replies(recipient_id=rid)]
+            out[rid] = compute(hits, replies)
+        return out
+
+    def rebuild_counters(self, recipient_ids: Iterable[int]) -> None:
+        rows = []
+        for rid, counts in self.recompute(recipient_ids).items():
+            rows.append((rid, self.recipient(rid).message_id, counts))
+        self.store.replace_counters(rows)
+
+    # -- reclassify ---------------------------------------------------------------------------
+
+    def reclassify(self, since: datetime | None = None, page: int = 2000) -> ReclassifyResult:
+        """Re-run the current rules over stored hits (since `since`) and rebuild their counters.
+
+        Call it while holding the pipeline lease (see `run_reclassify`).
+        """
+        now = self.rt.clock()
+        window = timedelta(seconds=self.rt.settings.settle_window)
+        after, total, changed = 0, 0, 0
+        touched: set[int] = set()
+        self._messages.clear()
+        while True:
+            rows = self.store.hits_with_verdicts(since=since, after_id=after, limit=page)
+            if not rows:
+                break
+            after = rows[-1].hit.id or after
+            rows = [r for r in rows if r.hit.kind is not HitKind.SELF_VIEW]
+            if not rows:
+                continue
+            ctxs = self.contexts([r.hit for r in rows])
+            decided: list[Decided] = []
+            for r in rows:
+                assert r.hit.id is not None
+                v = self._classify(r.hit, ctxs[r.hit.id])
+                settle_at = r.hit.at + window
+                decided.append((r.hit, v, None if now >= settle_at else settle_at))
+                if r.verdict is None or (r.verdict.cls, r.verdict.subtype, r.verdict.codes) != (
+                    v.cls,
+                    v.subtype,
+                    v.codes,
+                ):
+                    changed += 1
+                touched.add(r.hit.recipient_id)
+            self.store.record_verdicts(decided, now, [])
+            total += len(decided)
+        self.rebuild_counters(sorted(touched))
+        return ReclassifyResult(hits=total, changed=changed, recipients=len(touched))
+
+    # -- running inside `serve` ---------------------------------------------------------------
+
+    def _hold_lease(self) -> bool:
+        mono = time.monotonic()
+        if mono < self._lease_until - LEASE_TTL / 2:
+            return True
+        if self.store.acquire_lease(LEASE, self.owner, self.rt.clock(), LEASE_TTL):
+            self._lease_until = mono + LEASE_TTL
+            return True
+        self._lease_until = 0.0
+        return False
+
+    def tick(self) -> int:
+        """One round as run by `serve`: hold the lease, answer a reclassify request, decide a batch."""
+        if not self._hold_lease():
+            return 0
+        request = self.store.get_meta(RECLASSIFY_REQUEST)
+        if request:
+            self._answer_reclassify(request)
+        return self.run_once()
+
+    def _answer_reclassify(self, request: str) -> None:
+        try:
+            req = json.loads(request)
+            since = datetime.fromisoformat(req["since"]) if req.get("since") else None
+            result: dict[str, object] = dict(self.reclassify(since).as_dict())
+        except (ValueError, KeyError, TypeError) as exc:
+            result = {"error": str(exc)}
+            req = {"id": None}
+        self.store.set_meta(RECLASSIFY_REQUEST, "")
+        self.store.set_meta(RECLASSIFY_DONE, json.dumps({"id": req.get("id"), **result}))
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, idle: float = 0.25) -> None:
+        """Loop until `stop` is set: decide hits as they are stored and as they come due."""
+        while not stop.is_set():
+            try:
+                n = await asyncio.to_thread(self.tick)
+            except StoreUnavailable as exc:
+                log.warning("pipeline paused, database unavailable: %s", exc)
+                n = 0
+                await _wait(stop, 2.0)
+            except MailbeaconError:
+                log.exception("pipeline step failed")
+                n = 0
+            if n == 0:
+                wake.clear()
+                await _wait_any(stop, wake, idle)
+        if self._lease_until:
+            try:
+                await asyncio.to_thread(self.store.release_lease, LEASE, self.owner)
+            except StoreUnavailable:
+                pass
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
+    ta = asyncio.ensure_future(a.wait())
+    tb = asyncio.ensure_future(b.wait())
+    try:
+        await asyncio.wait({ta, tb}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ta.cancel()
+        tb.cancel()
+
+
+# -- replies ----------------------------------------------------------------------------------
+
+
+def record_replies(runtime: Runtime, replies: Sequence[Reply]) -> list[Reply]:
+    """Store recognised inbound messages (each once) and count them (R5-R7).
+
+    Replies to messages whose reply tracking was switched off (R8) are not recorded.
+    Returns the replies that were new.
+    """
+    tracked: dict[int, bool] = {}
+    keep = []
+    for r in replies:
+        if r.message_id not in tracked:
+            try:
+                tracked[r.message_id] = bool(runtime.store.message(r.message_id).tracking.get("replies", True))
+            except NotFound:
+                tracked[r.message_id] = False
+        if tracked[r.message_id]:
+            keep.append(r)
+    if not keep:
+        return []
+    return runtime.store.add_replies(keep, runtime.clock(), lambda r: reply_delta(r.kind, r.at))
+
+
+# -- reclassify from the CLI ------------------------------------------------------------------
+
+
+def run_reclassify(runtime: Runtime, since: datetime | None, *, wait: float = 120.0) -> dict[str, object]:
+    """Reclassify now if no server holds the pipeline, else ask the server's pipeline to do it."""
+    pipe = Pipeline(runtime, owner="reclassify:" + secrets.token_hex(3))
+    if runtime.store.acquire_lease(LEASE, pipe.owner, runtime.clock(), LEASE_TTL * 20):
+        try:
+            return dict(pipe.reclassify(since).as_dict())
+        finally:
+            runtime.store.release_lease(LEASE, pipe.owner)
+    req_id = secrets.token_hex(6)
+    runtime.store.set_meta(RECLASSIFY_DONE, "")
+    runtime.store.set_meta(
+        RECLASSIFY_REQUEST, json.dumps({"id": req_id, "since": since.isoformat() if since else None})
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        done = runtime.store.get_meta(RECLASSIFY_DONE)
+        if done:
+            result = json.loads(done)
+            if result.get("id") == req_id:
+                result.pop("id", None)
+                return dict(result)
+        time.sleep(0.2)
+    raise MailbeaconError(
+        "a running `mailbeacon serve` holds the pipeline and did not answer the reclassify request in time; "
+        "check that it is healthy, or stop it and run reclassify again"
+    )

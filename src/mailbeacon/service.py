@@ -1,0 +1,106 @@
+"""Everything `mailbeacon serve` runs, in one event loop, started and stopped in order.
+
+Start: intake (writer thread, journal replay) → pipeline → HTTP → SMTP proxy → mailbox watchers.
+Stop (SIGTERM/SIGINT): stop taking new work (watchers, SMTP, HTTP finish what is in flight) →
+intake stores every acknowledged hit → pipeline stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .intake import Intake
+from .pipeline import Pipeline
+from .runtime import Runtime
+from .web.app import create_app
+from .web.server import HttpServer
+
+log = logging.getLogger("mailbeacon")
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Service:
+    runtime: Runtime
+    with_http: bool = True
+    with_smtp: bool = True
+    with_watchers: bool = True
+    intake: Intake | None = None
+    pipeline: Pipeline | None = None
+    http: HttpServer | None = None
+    parts: list[tuple[str, Stoppable]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        rt = self.runtime
+        s = rt.settings
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        self.intake = Intake(
+            rt.store,
+            s.effective_data_dir / "journal",
+            batch_size=s.writer_batch_size,
+            interval=s.writer_interval,
+            queue_size=s.queue_size,
+            on_stored=lambda: _notify(loop, wake),
+        )
+        self.intake.start(loop)
+        self.pipeline = Pipeline(rt)
+        self._tasks.append(asyncio.create_task(self.pipeline.run(self._stop, wake)))
+        if self.with_http:
+            self.http = HttpServer(create_app(rt, self.intake), s)
+            await self.http.start()
+        if self.with_smtp and s.smtp not in ("", "off"):
+            smtp = importlib.import_module(".smtp", __package__)
+            self.parts.append(("smtp", await smtp.start_smtp_proxy(rt)))
+        if self.with_watchers:
+            imap = importlib.import_module(".imap", __package__)
+            self.parts.append(("imap", await imap.start_watchers(rt)))
+
+    async def stop(self) -> None:
+        for name, part in reversed(self.parts):
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+        if self.http is not None:
+            await self.http.stop()
+        if self.intake is not None:
+            await self.intake.stop()
+        self._stop.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, Exception):
+                log.exception("pipeline did not stop cleanly")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run_until_signalled(self) -> None:
+        """Start, wait for SIGTERM or SIGINT, stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: finishing requests and storing every hit received")
+            await self.stop()
+
+
+def _notify(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set an asyncio event from another thread (the writer)."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(event.set)

@@ -1,0 +1,232 @@
+"""The JSON API (v1): paired devices, the self-view beacon, messages and their numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..devices import device_secret, verify_beacon
+from ..errors import AuthError, InvalidInput, NotFound
+from ..intake import Intake
+from ..model import Hit, HitKind, Message, User
+from ..reports import hits_report, message_report
+from ..runtime import Runtime
+from ..tokens import InvalidToken
+from .auth import authenticate
+from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
+
+DEVICE_KINDS = ("extension", "dashboard", "other")
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "POST, OPTIONS",
+    "access-control-allow-headers": "content-type",
+    "access-control-max-age": "86400",
+}
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > 64 * 1024:
+        raise InvalidInput("request body too large")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise InvalidInput("the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+async def healthz(request: Request) -> Response:
+    intake = _intake(request)
+    st = intake.state
+    body = {
+        "ok": not st.store_down,
+        "intake": {
+            "recorded": st.recorded,
+            "stored": st.stored,
+            "pending": intake.pending,
+            "store_down": st.store_down,
+        },
+    }
+    return JSONResponse(body, status_code=200 if not st.store_down else 503)
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+
+async def pair_device(request: Request) -> Response:
+    """Pair the calling browser or app with the user: its pixel loads and beacons become self."""
+    rt = _rt(request)
+    user = await authenticate(request, rt)
+    data = await _json(request)
+    kind = str(data.get("kind", "other"))
+    if kind not in DEVICE_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(DEVICE_KINDS)}")
+    name = str(data.get("name", "")).strip()[:200] or kind
+    dev = await asyncio.to_thread(rt.store.add_device, user.id, kind, name, rt.clock())
+    cookie = rt.keyring.sign_value(DEVICE_COOKIE_PURPOSE, dev.public_id)
+    resp = JSONResponse(
+        {
+            "device_id": dev.public_id,
+            "secret": device_secret(rt.keyring, dev.public_id),
+            "cookie": {"name": DEVICE_COOKIE, "value": cookie},
+        },
+        status_code=201,
+    )
+    secure = rt.public_url.startswith("https://")
+    resp.set_cookie(
+        DEVICE_COOKIE,
+        cookie,
+        max_age=10 * 365 * 86400,
+        httponly=True,
+        secure=secure,
+        samesite="none" if secure else "lax",
+    )
+    return resp
+
+
+async def list_devices(request: Request) -> Response:
+    rt = _rt(request)
+    user = await authenticate(request, rt)
+    devs = await asyncio.to_thread(rt.store.devices, user.id)
+    return JSONResponse(
+        [
+            {
+                "device_id": d.public_id,
+                "kind": d.kind,
+                "name": d.name,
+                "created_at": d.created_at.isoformat(),
+                "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+            }
+            for d in devs
+        ]
+    )
+
+
+async def revoke_device(request: Request) -> Response:
+    rt = _rt(request)
+    user = await authenticate(request, rt)
+    public_id = request.path_params["device_id"]
+    dev = await asyncio.to_thread(rt.store.device, public_id)
+    if dev.user_id != user.id:
+        raise NotFound(f"no paired device '{public_id}'")
+    await asyncio.to_thread(rt.store.revoke_device, public_id, rt.clock())
+    return Response(status_code=204)
+
+
+# -- the self-view beacon -----------------------------------------------------------------------
+
+
+async def self_view(request: Request) -> Response:
+    """A paired device says it is showing the message behind a tracking token right now."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=CORS)
+    rt = _rt(request)
+    data = await _json(request)
+    token = str(data.get("token", ""))
+    if token.endswith(".gif"):
+        token = token[:-4]
+    try:
+        claims = rt.keyring.verify(token)
+    except InvalidToken:
+        raise InvalidInput("token is not a mailbeacon tracking token") from None
+    now = rt.clock()
+    device = data.get("device")
+    if device:
+        try:
+            ts = int(data.get("ts", 0))
+        except (TypeError, ValueError):
+            raise InvalidInput("ts must be a Unix time in seconds") from None
+        if not verify_beacon(rt.keyring, str(device), token, ts, str(data.get("sig", "")), now):
+            raise AuthError("the beacon signature does not check out (or its time is off by more than 5 minutes)")
+        device_id = str(device)
+    else:
+        cookie = request.cookies.get(DEVICE_COOKIE, "")
+        found = rt.keyring.verify_value(DEVICE_COOKIE_PURPOSE, cookie) if cookie else None
+        if found is None:
+            raise AuthError("send a signed beacon (device, ts, sig) or the paired device cookie")
+        device_id = found
+    dev = await asyncio.to_thread(rt.store.device, device_id)
+    msg = await asyncio.to_thread(rt.store.message, claims.message_id)
+    if dev.revoked_at is not None or dev.user_id != msg.user_id:
+        raise AuthError("this device is not paired with the sender of that message")
+    intake = _intake(request)
+    intake.record(
+        Hit(
+            uid=intake.new_uid(),
+            kind=HitKind.SELF_VIEW,
+            workspace_id=claims.workspace_id,
+            message_id=claims.message_id,
+            recipient_id=claims.recipient_id,
+            at=now,
+            method="POST",
+            ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", "")[:1024],
+            device_id=device_id,
+        )
+    )
+    await asyncio.to_thread(rt.store.touch_device, device_id, now)
+    return Response(status_code=204, headers=CORS)
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _visible(user: User, message: Message) -> bool:
+    return message.user_id == user.id or (user.is_admin and message.workspace_id == user.workspace_id)
+
+
+async def list_messages(request: Request) -> Response:
+    rt = _rt(request)
+    user = await authenticate(request, rt)
+    try:
+        limit = min(int(request.query_params.get("limit", "50")), 500)
+    except ValueError:
+        raise InvalidInput("limit must be a number") from None
+
+    def load() -> list[dict[str, Any]]:
+        if user.is_admin:
+            msgs = rt.store.messages(workspace_id=user.workspace_id, limit=limit)
+        else:
+            msgs = rt.store.messages(user_id=user.id, limit=limit)
+        return [message_report(rt.store, m) for m in msgs]
+
+    return JSONResponse(await asyncio.to_thread(load))
+
+
+async def _message_for(request: Request) -> tuple[Runtime, Message]:
+    rt = _rt(request)
+    user = await authenticate(request, rt)
+    try:
+        mid = int(request.path_params["message_id"])
+    except ValueError:
+        raise NotFound("no such message") from None
+    msg = await asyncio.to_thread(rt.store.message, mid)
+    if not _visible(user, msg):
+        raise NotFound(f"no tracked message {mid}")
+    return rt, msg
+
+
+async def get_message(request: Request) -> Response:
+    rt, msg = await _message_for(request)
+    return JSONResponse(await asyncio.to_thread(message_report, rt.store, msg))
+
+
+async def get_message_hits(request: Request) -> Response:
+    rt, msg = await _message_for(request)
+    return JSONResponse(await asyncio.to_thread(hits_report, rt.store, msg.id))
