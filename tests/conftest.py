@@ -127,6 +127,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    _truncate_pg(pg_database)
+    return pg_database
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     path = tmp_path / "mailbeacon.db"
     shutil.copyfile(_sqlite_template(tmp_path.parent), path)

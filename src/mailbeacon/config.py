@@ -294,3 +294,18 @@ def mask(value: Any) -> str:
             return value.replace(f":{u.password}@", ":****@")
         return value
     return "****"
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown (docs/configuration.md embeds it; a test keeps it current)."""
+    lines = ["| setting | type | default | environment variable | what it does |", "|---|---|---|---|---|"]
+    for i in settings_table():
+        default = i.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        shown = f"`{default}`" if default not in ("", ()) else "(empty)"
+        if i.choices:
+            shown += " — one of " + ", ".join(f"`{c}`" for c in i.choices)
+        help_text = i.help.replace("|", "\\|")
+        lines.append(f"| `{i.name}` | {i.type} | {shown} | `{ENV_PREFIX}{i.name.upper()}` | {help_text} |")
+    return "\n".join(lines) + "\n"

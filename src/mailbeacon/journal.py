@@ -101,7 +101,8 @@ class Journal:
         self.run_id = run_id
         self.segment_bytes = segment_bytes
         directory.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the segment list
+        self._write_lock = threading.Lock()  # guards the buffer and appends
         self._segments: list[Segment] = []
         self._active_bytes = 0
         self._buffer: list[bytes] = []
@@ -123,9 +124,10 @@ class Journal:
         return seg
 
     def buffer(self, seq: int, line: bytes) -> None:
-        if not self._buffer:
-            self._buffered_first_seq = seq
-        self._buffer.append(line)
+        with self._write_lock:
+            if not self._buffer:
+                self._buffered_first_seq = seq
+            self._buffer.append(line)
 
     @property
     def has_buffered(self) -> bool:
@@ -133,21 +135,22 @@ class Journal:
 
     def flush(self) -> None:
         """Write the buffered lines (one `write()`), rotating the segment when it is large."""
-        if not self._buffer:
-            return
-        data = b"".join(self._buffer)
-        last_seq = self._buffered_first_seq + len(self._buffer) - 1
-        if not self._segments or self._active_bytes >= self.segment_bytes:
-            self._open_segment(self._buffered_first_seq)
-        seg = self._segments[-1]
-        view = memoryview(data)
-        while view:
-            n = os.write(seg.fd, view)
-            view = view[n:]
-        self._active_bytes += len(data)
-        self._buffer.clear()
-        self._dirty = True
-        self.written_seq = last_seq
+        with self._write_lock:
+            if not self._buffer:
+                return
+            data = b"".join(self._buffer)
+            last_seq = self._buffered_first_seq + len(self._buffer) - 1
+            if not self._segments or self._active_bytes >= self.segment_bytes:
+                self._open_segment(self._buffered_first_seq)
+            seg = self._segments[-1]
+            view = memoryview(data)
+            while view:
+                n = os.write(seg.fd, view)
+                view = view[n:]
+            self._active_bytes += len(data)
+            self._buffer.clear()
+            self._dirty = True
+            self.written_seq = last_seq
 
     # -- housekeeping (writer thread) ---------------------------------------------------------
 

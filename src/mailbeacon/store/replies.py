@@ -43,7 +43,7 @@ class RepliesStore(StoreBase):
         new: list[Reply] = []
         ins = sqlite.insert(t.replies) if self.dialect == "sqlite" else postgresql.insert(t.replies)
         for r in replies:
-            res = c.execute(
+            rid = c.execute(
                 ins.values(
                     message_id=r.message_id,
                     recipient_id=r.recipient_id,
@@ -56,14 +56,11 @@ class RepliesStore(StoreBase):
                     source=r.source,
                     mailbox_id=r.mailbox_id,
                     created_at=now,
-                ).on_conflict_do_nothing(index_elements=["message_id", "rfc_message_id"])
-            )
-            if res.rowcount:
-                rid = c.execute(
-                    select(t.replies.c.id).where(
-                        t.replies.c.message_id == r.message_id, t.replies.c.rfc_message_id == r.rfc_message_id
-                    )
-                ).scalar_one()
+                )
+                .on_conflict_do_nothing(index_elements=["message_id", "rfc_message_id"])
+                .returning(t.replies.c.id)
+            ).scalar()
+            if rid is not None:
                 new.append(_reply(c.execute(select(t.replies).where(t.replies.c.id == rid)).one()))
         return new
 
