@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from netproxy import TcpProxy
-from seeding import seed_message
 
 from mailbeacon.intake import Intake
 from mailbeacon.journal import Journal, encode
 from mailbeacon.model import Hit, HitKind
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import open_store
+from netproxy import TcpProxy
+from seeding import seed_message
 
 
 def _hits(rt: Runtime, n: int, **kw: object) -> list[Hit]:

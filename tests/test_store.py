@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from seeding import seed_account, seed_message
 
 from mailbeacon.errors import Conflict, NotFound
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
@@ -14,6 +13,7 @@ from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts, hit_delta, reply_delta
 from mailbeacon.store import open_store
 from mailbeacon.store.migrate import current, head
+from seeding import seed_account, seed_message
 
 
 def _hit(s, rcpt_id: int, at, kind: HitKind = HitKind.OPEN, link: int | None = None, **kw) -> Hit:  # type: ignore[no-untyped-def]

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import make_settings
-from netproxy import TcpProxy
-from seeding import Seeded, click_token, decoy_token, open_token, seed_message
 
+from conftest import make_settings
 from mailbeacon.intake import Intake
 from mailbeacon.model import HitKind
 from mailbeacon.runtime import Runtime
-from mailbeacon.store import open_store
 from mailbeacon.web.app import create_app
 from mailbeacon.web.tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE, GIF
+from netproxy import TcpProxy
+from seeding import Seeded, click_token, decoy_token, open_token, seed_message
 
 BOB = "bob@client.example"
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
