@@ -1,0 +1,371 @@
+"""Signals about one hit, each computed on first use. Pure.
+
+A signal is a yes/no fact with a name (`early`, `link_burst`, `microsoft` ...); the rule table in
+`rules.py` refers to signals by name. Facts about other hits only use hits up to
+`hit.at + settle_window`, so a settled verdict never depends on what came later (the determinism
+rule: settled verdicts, `reclassify` and `eval` agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from ..model import ClassifyContext, Hit, HitKind
+from .agents import Agent, describe
+from .catalog import NETWORKS, Signatures
+from .networks import parse_ip
+
+LINK_KINDS = (HitKind.CLICK, HitKind.DECOY)
+PREFETCH_HEADERS = ("purpose", "sec-purpose", "x-purpose", "x-moz")
+PREFETCH_WORDS = ("prefetch", "preview", "prerender")
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Time windows of the behaviour rules, in seconds (documented in docs/classification.md)."""
+
+    #: several links clicked within this span form a burst (vendors: 1-2 s)
+    burst_span: float = 2.0
+    #: distinct links in `burst_span` that make a burst on their own
+    burst_links: int = 3
+    #: a slower sweep: distinct links within this span, with another machine signal
+    sweep_span: float = 10.0
+    #: hits from the same source this close to a scanner hit share its verdict
+    source_window: float = 15.0
+    #: hits from the same source this close to a decoy hit are scanners
+    decoy_window: float = 30.0
+    #: "right after sending": security gateways scan on arrival
+    delivery_window: float = 120.0
+    #: click-time scanners fetch a link this long before the person's browser arrives
+    click_time_window: float = 30.0
+    #: other recipients' hits from the same IP within this window
+    peer_window: float = 30.0
+    #: Yahoo's proxy re-requests a pixel (up to 4 times) within this window
+    proxy_retry_window: float = 60.0
+    #: a pixel request may reach us this long before the self-view beacon that covers it
+    self_view_lead: float = 2.0
+
+
+WINDOWS = Windows()
+
+
+def aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=16384)
+def networks_of(ip: str, sigs: Signatures) -> frozenset[str]:
+    parsed = parse_ip(ip)
+    if parsed is None:
+        return frozenset()
+    version, value = parsed
+    return frozenset(name for name in NETWORKS if sigs.networks[name].contains_int(version, value))
+
+
+def _same_source(a: Hit, b: Hit) -> bool:
+    return (bool(a.ip) and a.ip == b.ip) or (bool(a.user_agent.strip()) and a.user_agent == b.user_agent)
+
+
+def max_distinct_links(points: Iterable[tuple[float, int]], t: float, span: float) -> tuple[int, float]:
+    """Most distinct links in a window of `span` seconds that contains time `t`, and that window's
+    actual span. `points` are (seconds, link index) pairs, including the hit at `t` itself."""
+    near = sorted(p for p in points if abs(p[0] - t) <= span)
+    best, best_span = 0, 0.0
+    for i, (start, _) in enumerate(near):
+        if start > t:
+            break
+        links: set[int] = set()
+        last = start
+        for at, link in near[i:]:
+            if at - start > span:
+                break
+            links.add(link)
+            last = at
+        if last < t:
+            continue
+        if len(links) > best or (len(links) == best and last - start < best_span):
+            best, best_span = len(links), last - start
+    return best, best_span
+
+
+class Evidence:
+    """The signals of one hit in its context. `has(name)` computes a signal once."""
+
+    def __init__(self, hit: Hit, context: ClassifyContext, sigs: Signatures, windows: Windows = WINDOWS) -> None:
+        self.hit = hit
+        self.ctx = context
+        self.msg = context.message
+        self.sigs = sigs
+        self.w = windows
+        self.at = aware(hit.at)
+        self.kind = "open" if hit.kind is HitKind.OPEN else "click"
+        self.agent: Agent = describe(hit.user_agent, sigs)
+        self.nets = networks_of(hit.ip, sigs) if hit.ip else frozenset()
+        limit = self.at + timedelta(seconds=context.settle_window)
+        self.others = tuple(h for h in context.other_hits if h.uid != hit.uid and aware(h.at) <= limit)
+        self.peers = tuple(h for h in context.peer_hits if h.uid != hit.uid and aware(h.at) <= limit and h.ip == hit.ip)
+        self.values: dict[str, object] = {}
+        self._memo: dict[str, bool] = {}
+        self._bursts: dict[float, tuple[int, float]] = {}
+
+    # -- access ------------------------------------------------------------------------------
+
+    def has(self, signal: str) -> bool:
+        v = self._memo.get(signal)
+        if v is None:
+            fn: Callable[[], bool] = getattr(self, "s_" + signal)
+            v = self._memo[signal] = bool(fn())
+        return v
+
+    def secs(self, h: Hit) -> float:
+        return (aware(h.at) - self.at).total_seconds()
+
+    @property
+    def after_send(self) -> float:
+        return (self.at - aware(self.msg.sent_at)).total_seconds()
+
+    def _is_sender_device(self, h: Hit) -> bool:
+        return h.device_id is not None and h.device_id in self.msg.sender_devices
+
+    def _link_points(self) -> list[tuple[float, int]]:
+        """(seconds from this hit, link index) of every link request of this recipient; a decoy
+        request without an index counts as one more distinct link."""
+        return [
+            (self.secs(h), h.link if h.link is not None else -1)
+            for h in (*self.others, self.hit)
+            if h.kind in LINK_KINDS and not self._is_sender_device(h)
+        ]
+
+    # -- the sender ---------------------------------------------------------------------------
+
+    def s_paired_device(self) -> bool:
+        return self._is_sender_device(self.hit)
+
+    def s_self_view_recent(self) -> bool:
+        if self.hit.kind is not HitKind.OPEN:
+            return False
+        devices = self.msg.sender_devices
+        for h in self.others:
+            if h.kind is not HitKind.SELF_VIEW:
+                continue
+            if devices and h.device_id is not None and h.device_id not in devices:
+                continue
+            gap = -self.secs(h)
+            if -self.w.self_view_lead <= gap <= self.ctx.self_view_window:
+                self.values["beacon_gap"] = max(gap, 0.0)
+                return True
+        return False
+
+    # -- request shape ------------------------------------------------------------------------
+
+    def s_decoy(self) -> bool:
+        h = self.hit
+        return h.kind is HitKind.DECOY or (
+            h.kind is HitKind.CLICK and self.msg.decoy_link is not None and h.link == self.msg.decoy_link
+        )
+
+    def s_head(self) -> bool:
+        return self.hit.method.upper() == "HEAD"
+
+    def s_prefetch_header(self) -> bool:
+        for name in PREFETCH_HEADERS:
+            value = self.hit.headers.get(name, "").lower()
+            if value and any(w in value for w in PREFETCH_WORDS):
+                self.values["prefetch_header"] = f"{name}: {value}"
+                return True
+        return False
+
+    # -- user agent ---------------------------------------------------------------------------
+
+    def s_bare_mozilla(self) -> bool:
+        return self.agent.bare_mozilla
+
+    def s_empty_ua(self) -> bool:
+        return self.agent.empty
+
+    def _row_tier(self, tier: str) -> bool:
+        row = self.agent.row(self.kind)
+        return row is not None and row.tier == tier
+
+    def s_ua_proxy(self) -> bool:
+        return self._row_tier("proxy")
+
+    def s_ua_client(self) -> bool:
+        return self._row_tier("client")
+
+    def s_ua_agent(self) -> bool:
+        return self._row_tier("agent")
+
+    def s_yahoo_proxy(self) -> bool:
+        row = self.agent.row(self.kind)
+        return row is not None and row.code == "yahoo_mail_proxy"
+
+    def s_crawler_list(self) -> bool:
+        return self.agent.crawler is not None
+
+    def s_browser(self) -> bool:
+        return self.agent.browser is not None
+
+    def s_stale_browser(self) -> bool:
+        return self.agent.stale(self.at)
+
+    def s_fresh_browser(self) -> bool:
+        return self.agent.fresh(self.at)
+
+    def s_missing_browser_headers(self) -> bool:
+        if self.agent.browser is None:
+            return False
+        headers = self.hit.headers
+        if headers.get("accept-language"):
+            return False
+        return not any(k.startswith(("sec-fetch-", "sec-ch-ua")) for k in headers)
+
+    # -- network ------------------------------------------------------------------------------
+
+    def s_apple_relay(self) -> bool:
+        return "apple_relay" in self.nets
+
+    def s_microsoft(self) -> bool:
+        return "microsoft" in self.nets
+
+    def s_google(self) -> bool:
+        return "google" in self.nets or "googlebot" in self.nets
+
+    def s_cloud_network(self) -> bool:
+        """Big clouds: Microsoft (Azure, Microsoft 365) and Google (incl. Google Cloud). People use
+        them too (virtual desktops, offices), so this is never evidence on its own."""
+        return bool(self.nets & {"microsoft", "google", "googlebot", "bing"})
+
+    def s_machine_network(self) -> bool:
+        """Networks that host crawlers and email-security scanners, not people."""
+        return bool(self.nets & {"googlebot", "bing", "scanner_vendor"})
+
+    def s_network(self) -> bool:
+        return self.has("cloud_network") or self.has("machine_network")
+
+    # -- timing -------------------------------------------------------------------------------
+
+    def s_early(self) -> bool:
+        return self.after_send <= self.w.delivery_window
+
+    # -- behaviour ----------------------------------------------------------------------------
+
+    def _burst(self, span: float) -> tuple[int, float]:
+        if self.hit.kind not in LINK_KINDS:
+            return 0, 0.0
+        result = self._bursts.get(span)
+        if result is None:
+            result = self._bursts[span] = max_distinct_links(self._link_points(), 0.0, span)
+        return result
+
+    def s_link_burst(self) -> bool:
+        n, span = self._burst(self.w.burst_span)
+        if n >= self.w.burst_links:
+            self.values.update(links=n, span=span)
+            return True
+        return False
+
+    def s_link_pair(self) -> bool:
+        n, span = self._burst(self.w.burst_span)
+        if n >= 2:
+            self.values.update(links=n, span=span)
+            return True
+        return False
+
+    def s_link_sweep(self) -> bool:
+        n, span = self._burst(self.w.sweep_span)
+        if n >= self.w.burst_links:
+            self.values.update(links=n, span=span)
+            return True
+        return False
+
+    def s_near_decoy(self) -> bool:
+        for h in (*self.others, *self.peers):
+            if h.kind is HitKind.DECOY and abs(self.secs(h)) <= self.w.decoy_window and _same_source(h, self.hit):
+                self.values["decoy_gap"] = abs(self.secs(h))
+                return True
+        return False
+
+    def _hard_machine(self, h: Hit) -> bool:
+        """A neighbour that is certainly a machine by itself: decoy, HEAD, a scanner or preview
+        user agent, a generic crawler, or a member of a link burst."""
+        if h.kind is HitKind.SELF_VIEW or self._is_sender_device(h):
+            return False
+        if h.kind is HitKind.DECOY or h.method.upper() == "HEAD":
+            return True
+        agent = describe(h.user_agent, self.sigs)
+        row = agent.row("open" if h.kind is HitKind.OPEN else "click")
+        if row is not None:
+            return row.tier == "agent" and row.cls.value in ("scanner", "preview")
+        if agent.crawler is not None:
+            return True
+        if h.kind in LINK_KINDS:
+            n, _ = max_distinct_links(self._link_points(), self.secs(h), self.w.burst_span)
+            return n >= self.w.burst_links
+        return False
+
+    def s_same_source_as_scanner(self) -> bool:
+        for h in self.others:
+            if abs(self.secs(h)) <= self.w.source_window and _same_source(h, self.hit) and self._hard_machine(h):
+                return True
+        return False
+
+    def s_followed_by_other_client(self) -> bool:
+        if self.hit.kind is not HitKind.CLICK:
+            return False
+        for h in self.others:
+            gap = self.secs(h)
+            if (
+                h.kind is HitKind.CLICK
+                and h.link == self.hit.link
+                and 0 < gap <= self.w.click_time_window
+                and h.ip != self.hit.ip
+                and h.user_agent != self.hit.user_agent
+            ):
+                self.values["follow_gap"] = gap
+                return True
+        return False
+
+    def s_weak_machine(self) -> bool:
+        return (
+            self.has("missing_browser_headers")
+            or self.has("network")
+            or self.has("stale_browser")
+            or not self.has("browser")
+        )
+
+    def s_shared_ip_recipients(self) -> bool:
+        recipients = {h.recipient_id for h in self.peers if abs(self.secs(h)) <= self.w.peer_window}
+        if len(recipients) >= 2:
+            self.values["recipients"] = len(recipients)
+            return True
+        return False
+
+    def s_shared_ip_same_agent(self) -> bool:
+        for h in self.peers:
+            if abs(self.secs(h)) <= self.w.burst_span * 5 and h.user_agent == self.hit.user_agent:
+                self.values["recipients"] = 1
+                return True
+        return False
+
+    def s_proxy_repeat(self) -> bool:
+        if self.hit.kind is not HitKind.OPEN:
+            return False
+        for h in self.others:
+            gap = -self.secs(h)
+            earlier = gap > 0 or (gap == 0 and h.uid < self.hit.uid)
+            if (
+                h.kind is HitKind.OPEN
+                and h.user_agent == self.hit.user_agent
+                and earlier
+                and gap <= self.w.proxy_retry_window
+            ):
+                self.values["retry_gap"] = gap
+                return True
+        return False
+
+
+__all__ = ["WINDOWS", "Evidence", "Windows", "aware", "max_distinct_links", "networks_of"]
