@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..errors import InvalidInput, NotFound
 from ..pipeline import run_reclassify
@@ -41,8 +41,17 @@ def stats(
         return
     for r in reports:
         console.print(f"[bold]{r['subject'] or '(no subject)'}[/bold]  {r['message_id']}  sent {r['sent_at']}")
+        width = max((len(v["address"]) for v in r["recipients"]), default=9)
         table = Table(
-            "recipient", "opens", "inferred", "machine", "self", "clicks", "scanner clicks", "replies", "first open"
+            Column("recipient", no_wrap=True, min_width=width),
+            "opens",
+            "inferred",
+            "machine",
+            "self",
+            "clicks",
+            "scanner clicks",
+            "replies",
+            "first open",
         )
         for v in r["recipients"]:
             table.add_row(
