@@ -1,0 +1,139 @@
+"""`mailbeacon serve` as a real process: first start, graceful stop, kill -9 — nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import make_settings
+from mailbeacon.runtime import Runtime
+from mailbeacon.store import open_store
+from mailbeacon.web.tracking import GIF
+from seeding import click_token, open_token, seed_message
+
+BOB = "bob@client.example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    def __init__(self, tmp_path: Path, db_url: str, http_server: str) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "MAILBEACON_DATABASE_URL": db_url,
+            "MAILBEACON_DATA_DIR": str(tmp_path / "data"),
+            "MAILBEACON_PUBLIC_URL": "http://t.example.test",
+            "MAILBEACON_HTTP_SERVER": http_server,
+            "MAILBEACON_SMTP": "off",
+        }
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = tmp_path / f"serve-{self.port}.log"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{self.port}"],
+            env=self.env,
+            stdout=open(self.log, "a"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("serve did not come up: " + self.log.read_text())
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def seeded_db(tmp_path: Path, clock: object) -> Iterator[tuple[str, Runtime]]:
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    rt = Runtime.open(make_settings(tmp_path, db), clock=clock)  # type: ignore[arg-type]
+    yield db, rt
+    rt.close()
+
+
+def _blast(base: str, paths: list[str]) -> list[httpx.Response]:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        return [client.get(p) for p in paths]
+
+
+@pytest.mark.parametrize("http_server", ["granian", "uvicorn"])
+def test_graceful_stop_stores_every_acknowledged_hit(
+    tmp_path: Path, seeded_db: tuple[str, Runtime], http_server: str
+) -> None:
+    db, rt = seeded_db
+    s = seed_message(rt)
+    server = ServeProcess(tmp_path, db, http_server)
+    server.start()
+    paths = [f"/o/{open_token(rt, s, BOB)}.gif"] * 400 + [f"/c/{click_token(rt, s, BOB, 1)}"] * 100
+    answers = _blast(server.base, paths)
+    assert sum(r.status_code == 200 and r.content == GIF for r in answers) == 400
+    assert sum(r.status_code == 302 for r in answers) == 100
+    assert answers[-1].headers["location"] == "https://example.com/b?x=1&y=2"
+    assert server.stop() == 0, server.log.read_text()
+    store = open_store(db)
+    assert store.count_hits() == 500
+    store.close()
+    assert not list((tmp_path / "data" / "journal").glob("hits-*"))
+
+
+def test_kill_9_loses_nothing_answered(tmp_path: Path, seeded_db: tuple[str, Runtime]) -> None:
+    db, rt = seeded_db
+    s = seed_message(rt)
+    server = ServeProcess(tmp_path, db, "granian")
+    server.start()
+    answers = _blast(server.base, [f"/o/{open_token(rt, s, BOB)}"] * 300)
+    assert all(r.status_code == 200 for r in answers)
+    server.stop(signal.SIGKILL)
+    server.start()  # the next start replays what the killed process left in its journal
+    store = open_store(db)
+    deadline = time.monotonic() + 20
+    while store.count_hits() < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.count_hits() == 300
+    assert server.stop() == 0
+    assert store.count_hits() == 300
+    store.close()
+
+
+def test_first_start_sets_up_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'fresh.db'}"
+    server = ServeProcess(tmp_path, db, "granian")
+    server.start()
+    assert server.stop() == 0
+    first = server.log.read_text()
+    assert "mailbeacon is set up" in first
+    assert "admin user    admin@mailbeacon.local" in first
+    assert "password" in first and "API token     mbt_" in first
+    assert f"127.0.0.1:{server.port}" in first
+    server.log.write_text("")
+    server.start()
+    assert server.stop() == 0
+    assert "mailbeacon is set up" not in server.log.read_text()
