@@ -1,0 +1,29 @@
+"""mailbeacon: self-hosted email engagement tracking that tells the truth.
+
+The Python API for apps that send mail themselves:
+
+    from mailbeacon import instrument
+    result = instrument(runtime, message, sender="alice@acme.test")
+
+`instrument` is imported on first use, so `import mailbeacon` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .instrument import Instrumented as Instrumented
+    from .instrument import instrument as instrument
+
+__all__ = ["Instrumented", "instrument"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        import importlib
+
+        value = getattr(importlib.import_module(".instrument", __name__), name)
+        globals()[name] = value  # the function replaces the submodule of the same name here
+        return value
+    raise AttributeError(f"module 'mailbeacon' has no attribute {name!r}")

@@ -1,0 +1,31 @@
+"""Byte-faithful instrumentation of outgoing mail, per recipient. Pure: no I/O, no store.
+
+    prepared = prepare(raw_message, Options(public_url=..., resolve=...))   # once per message
+    copy = render(prepared, urls)                                            # once per recipient
+
+`prepared.links` lists the original URL of every tracked link occurrence (index = link index in
+the click tokens); `urls` gives one recipient's click, pixel and decoy URLs. See
+`docs/outgoing-mail.md` for what is rewritten and what is left alone.
+"""
+
+from __future__ import annotations
+
+from .html import NEUTRAL_IMAGE, HtmlOptions, HtmlPlan, OwnUrl, Resolver, scan_html, unescape_attr
+from .message import Options, Prepared, Urls, prepare, render, root_headers, untouched
+
+__all__ = [
+    "NEUTRAL_IMAGE",
+    "HtmlOptions",
+    "HtmlPlan",
+    "Options",
+    "OwnUrl",
+    "Prepared",
+    "Resolver",
+    "Urls",
+    "prepare",
+    "render",
+    "root_headers",
+    "scan_html",
+    "unescape_attr",
+    "untouched",
+]
