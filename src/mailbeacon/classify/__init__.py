@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from ..model import ClassifyContext, Hit, HitKind, Reason, Verdict, VerdictClass
 from .catalog import NETWORKS, Signatures, default
-from .evidence import Evidence, Windows
+from .evidence import SIGNALS, Evidence, Windows
 from .rules import FROM_CRAWLER, FROM_ROW, RULES, Rule
 
 RULES_VERSION = "2026.11-1"
+_WINDOWS = Windows()
 
 #: network names in the order their phrase is preferred when an address is in several lists
 _NETWORK_ORDER = ("apple_relay", "googlebot", "bing", "scanner_vendor", "microsoft", "google")
@@ -105,8 +106,8 @@ def _verdict(rule: Rule, ev: Evidence) -> Verdict:
     return Verdict(cls, reasons, subtype=subtype, rules_version=RULES_VERSION)
 
 
-def _matches(rule: Rule, ev: Evidence) -> bool:
-    return ev.hit.kind in rule.kinds and all(ev.has(s) for s in rule.when)
+#: the table with each signal name resolved to its function (an unknown name fails at import)
+_COMPILED = tuple((rule, frozenset(rule.kinds), tuple((name, SIGNALS[name]) for name in rule.when)) for rule in RULES)
 
 
 def classify(
@@ -120,9 +121,19 @@ def classify(
             subtype="beacon",
             rules_version=RULES_VERSION,
         )
-    ev = Evidence(hit, context, signatures or default(), windows or Windows())
-    for rule in RULES:
-        if _matches(rule, ev):
+    ev = Evidence(hit, context, signatures or default(), windows or _WINDOWS)
+    memo = ev.memo
+    kind = hit.kind
+    for rule, kinds, checks in _COMPILED:
+        if kind not in kinds:
+            continue
+        for name, fn in checks:
+            v = memo.get(name)
+            if v is None:
+                v = memo[name] = bool(fn(ev))
+            if not v:
+                break
+        else:
             return _verdict(rule, ev)
     raise AssertionError("the last rule matches every hit")  # pragma: no cover
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from ..model import ClassifyContext, Hit, HitKind
@@ -31,14 +31,16 @@ class Windows:
     burst_span: float = 2.0
     #: distinct links in `burst_span` that make a burst on their own
     burst_links: int = 3
-    #: a slower sweep: distinct links within this span, with another machine signal
-    sweep_span: float = 10.0
+    #: a slower sweep: distinct links within this span, with two more machine signals
+    sweep_span: float = 30.0
     #: hits from the same source this close to a scanner hit share its verdict
     source_window: float = 15.0
     #: hits from the same source this close to a decoy hit are scanners
     decoy_window: float = 30.0
     #: "right after sending": security gateways scan on arrival
     delivery_window: float = 120.0
+    #: "soon after sending": gateways that queue (then three machine traits are needed)
+    soon_window: float = 600.0
     #: click-time scanners fetch a link this long before the person's browser arrives
     click_time_window: float = 30.0
     #: other recipients' hits from the same IP within this window
@@ -92,7 +94,11 @@ def max_distinct_links(points: Iterable[tuple[float, int]], t: float, span: floa
 
 
 class Evidence:
-    """The signals of one hit in its context. `has(name)` computes a signal once."""
+    """The signals of one hit in its context. `has(name)` computes a signal once.
+
+    Other hits are looked at as `(seconds relative to this hit, hit)` pairs, computed once and
+    only when a signal needs them (many hits are decided by their user agent alone).
+    """
 
     def __init__(self, hit: Hit, context: ClassifyContext, sigs: Signatures, windows: Windows = WINDOWS) -> None:
         self.hit = hit
@@ -104,24 +110,46 @@ class Evidence:
         self.kind = "open" if hit.kind is HitKind.OPEN else "click"
         self.agent: Agent = describe(hit.user_agent, sigs)
         self.nets = networks_of(hit.ip, sigs) if hit.ip else frozenset()
-        limit = self.at + timedelta(seconds=context.settle_window)
-        self.others = tuple(h for h in context.other_hits if h.uid != hit.uid and aware(h.at) <= limit)
-        self.peers = tuple(h for h in context.peer_hits if h.uid != hit.uid and aware(h.at) <= limit and h.ip == hit.ip)
         self.values: dict[str, object] = {}
-        self._memo: dict[str, bool] = {}
+        self.memo: dict[str, bool] = {}
         self._bursts: dict[float, tuple[int, float]] = {}
+        self._rel: tuple[tuple[float, Hit], ...] | None = None
+        self._peer_rel: tuple[tuple[float, Hit], ...] | None = None
 
     # -- access ------------------------------------------------------------------------------
 
     def has(self, signal: str) -> bool:
-        v = self._memo.get(signal)
+        v = self.memo.get(signal)
         if v is None:
-            fn: Callable[[], bool] = getattr(self, "s_" + signal)
-            v = self._memo[signal] = bool(fn())
+            v = self.memo[signal] = bool(SIGNALS[signal](self))
         return v
 
-    def secs(self, h: Hit) -> float:
-        return (aware(h.at) - self.at).total_seconds()
+    def _relative(self, hits: tuple[Hit, ...], same_ip: bool) -> tuple[tuple[float, Hit], ...]:
+        """`(seconds from this hit, hit)` for hits up to `hit.at + settle_window` (determinism)."""
+        me, at, limit = self.hit, self.at, self.ctx.settle_window
+        out = []
+        for h in hits:
+            if h is me or (me.uid and h.uid == me.uid) or (same_ip and h.ip != me.ip):
+                continue
+            try:
+                d = (h.at - at).total_seconds()
+            except TypeError:  # a naive datetime among aware ones: read it as UTC
+                d = (aware(h.at) - at).total_seconds()
+            if d <= limit:
+                out.append((d, h))
+        return tuple(out)
+
+    @property
+    def rel(self) -> tuple[tuple[float, Hit], ...]:
+        if self._rel is None:
+            self._rel = self._relative(self.ctx.other_hits, same_ip=False)
+        return self._rel
+
+    @property
+    def peer_rel(self) -> tuple[tuple[float, Hit], ...]:
+        if self._peer_rel is None:
+            self._peer_rel = self._relative(self.ctx.peer_hits, same_ip=True)
+        return self._peer_rel
 
     @property
     def after_send(self) -> float:
@@ -130,14 +158,19 @@ class Evidence:
     def _is_sender_device(self, h: Hit) -> bool:
         return h.device_id is not None and h.device_id in self.msg.sender_devices
 
-    def _link_points(self) -> list[tuple[float, int]]:
-        """(seconds from this hit, link index) of every link request of this recipient; a decoy
-        request without an index counts as one more distinct link."""
-        return [
-            (self.secs(h), h.link if h.link is not None else -1)
-            for h in (*self.others, self.hit)
-            if h.kind in LINK_KINDS and not self._is_sender_device(h)
+    def _link_points(self, source: Hit) -> list[tuple[float, int]]:
+        """(seconds from this hit, link index) of this recipient's link requests from the same
+        source as `source` (same address or same user agent); a decoy request without an index
+        counts as one more distinct link."""
+        pts = [
+            (d, h.link if h.link is not None else -1)
+            for d, h in self.rel
+            if h.kind in LINK_KINDS and not self._is_sender_device(h) and (h is source or _same_source(h, source))
         ]
+        me = self.hit
+        if me.kind in LINK_KINDS and not self._is_sender_device(me) and (me is source or _same_source(me, source)):
+            pts.append((0.0, me.link if me.link is not None else -1))
+        return pts
 
     # -- the sender ---------------------------------------------------------------------------
 
@@ -148,12 +181,12 @@ class Evidence:
         if self.hit.kind is not HitKind.OPEN:
             return False
         devices = self.msg.sender_devices
-        for h in self.others:
+        for d, h in self.rel:
             if h.kind is not HitKind.SELF_VIEW:
                 continue
             if devices and h.device_id is not None and h.device_id not in devices:
                 continue
-            gap = -self.secs(h)
+            gap = -d
             if -self.w.self_view_lead <= gap <= self.ctx.self_view_window:
                 self.values["beacon_gap"] = max(gap, 0.0)
                 return True
@@ -251,6 +284,9 @@ class Evidence:
     def s_early(self) -> bool:
         return self.after_send <= self.w.delivery_window
 
+    def s_soon(self) -> bool:
+        return self.after_send <= self.w.soon_window
+
     # -- behaviour ----------------------------------------------------------------------------
 
     def _burst(self, span: float) -> tuple[int, float]:
@@ -258,7 +294,7 @@ class Evidence:
             return 0, 0.0
         result = self._bursts.get(span)
         if result is None:
-            result = self._bursts[span] = max_distinct_links(self._link_points(), 0.0, span)
+            result = self._bursts[span] = max_distinct_links(self._link_points(self.hit), 0.0, span)
         return result
 
     def s_link_burst(self) -> bool:
@@ -283,15 +319,15 @@ class Evidence:
         return False
 
     def s_near_decoy(self) -> bool:
-        for h in (*self.others, *self.peers):
-            if h.kind is HitKind.DECOY and abs(self.secs(h)) <= self.w.decoy_window and _same_source(h, self.hit):
-                self.values["decoy_gap"] = abs(self.secs(h))
+        for d, h in (*self.rel, *self.peer_rel):
+            if h.kind is HitKind.DECOY and abs(d) <= self.w.decoy_window and _same_source(h, self.hit):
+                self.values["decoy_gap"] = abs(d)
                 return True
         return False
 
-    def _hard_machine(self, h: Hit) -> bool:
-        """A neighbour that is certainly a machine by itself: decoy, HEAD, a scanner or preview
-        user agent, a generic crawler, or a member of a link burst."""
+    def _hard_machine(self, d: float, h: Hit) -> bool:
+        """A neighbour that is certainly a scanner by itself: decoy, HEAD, a scanner user agent,
+        a generic crawler of the scanner kind, or a member of a link burst."""
         if h.kind is HitKind.SELF_VIEW or self._is_sender_device(h):
             return False
         if h.kind is HitKind.DECOY or h.method.upper() == "HEAD":
@@ -299,25 +335,24 @@ class Evidence:
         agent = describe(h.user_agent, self.sigs)
         row = agent.row("open" if h.kind is HitKind.OPEN else "click")
         if row is not None:
-            return row.tier == "agent" and row.cls.value in ("scanner", "preview")
+            return row.tier == "agent" and row.cls.value == "scanner"
         if agent.crawler is not None:
-            return True
+            return agent.crawler.cls.value == "scanner"
         if h.kind in LINK_KINDS:
-            n, _ = max_distinct_links(self._link_points(), self.secs(h), self.w.burst_span)
+            n, _ = max_distinct_links(self._link_points(h), d, self.w.burst_span)
             return n >= self.w.burst_links
         return False
 
     def s_same_source_as_scanner(self) -> bool:
-        for h in self.others:
-            if abs(self.secs(h)) <= self.w.source_window and _same_source(h, self.hit) and self._hard_machine(h):
+        for d, h in self.rel:
+            if abs(d) <= self.w.source_window and _same_source(h, self.hit) and self._hard_machine(d, h):
                 return True
         return False
 
     def s_followed_by_other_client(self) -> bool:
         if self.hit.kind is not HitKind.CLICK:
             return False
-        for h in self.others:
-            gap = self.secs(h)
+        for gap, h in self.rel:
             if (
                 h.kind is HitKind.CLICK
                 and h.link == self.hit.link
@@ -337,16 +372,20 @@ class Evidence:
             or not self.has("browser")
         )
 
+    def s_machine_traits(self) -> bool:
+        """Like `weak_machine` but without the browser's age (people's browsers can be old too)."""
+        return self.has("missing_browser_headers") or self.has("network") or not self.has("browser")
+
     def s_shared_ip_recipients(self) -> bool:
-        recipients = {h.recipient_id for h in self.peers if abs(self.secs(h)) <= self.w.peer_window}
+        recipients = {h.recipient_id for d, h in self.peer_rel if abs(d) <= self.w.peer_window}
         if len(recipients) >= 2:
             self.values["recipients"] = len(recipients)
             return True
         return False
 
     def s_shared_ip_same_agent(self) -> bool:
-        for h in self.peers:
-            if abs(self.secs(h)) <= self.w.burst_span * 5 and h.user_agent == self.hit.user_agent:
+        for d, h in self.peer_rel:
+            if abs(d) <= self.w.burst_span * 5 and h.user_agent == self.hit.user_agent:
                 self.values["recipients"] = 1
                 return True
         return False
@@ -354,8 +393,8 @@ class Evidence:
     def s_proxy_repeat(self) -> bool:
         if self.hit.kind is not HitKind.OPEN:
             return False
-        for h in self.others:
-            gap = -self.secs(h)
+        for d, h in self.rel:
+            gap = -d
             earlier = gap > 0 or (gap == 0 and h.uid < self.hit.uid)
             if (
                 h.kind is HitKind.OPEN
@@ -368,4 +407,10 @@ class Evidence:
         return False
 
 
-__all__ = ["WINDOWS", "Evidence", "Windows", "aware", "max_distinct_links", "networks_of"]
+#: signal name -> the method that computes it (every `s_<name>` method of Evidence)
+SIGNALS: dict[str, Callable[[Evidence], bool]] = {
+    name[2:]: fn for name, fn in vars(Evidence).items() if name.startswith("s_") and callable(fn)
+}
+
+
+__all__ = ["SIGNALS", "WINDOWS", "Evidence", "Windows", "aware", "max_distinct_links", "networks_of"]

@@ -1,10 +1,11 @@
 """The rule table: ordered data rows (signals, class, reason code, text). First match wins.
 
 Order follows signatures.md §7: (1) the sender's own signals, (2) decoy link and HEAD,
-(3) exact mail-proxy and prefetch signatures, then evidence that overrides a browser-looking
-user agent (decoy or scanner from the same source, link bursts), (4) mail clients, (5) scanner
-tokens, unfurlers, HTTP libraries, (6) the generic crawler list, then behaviour for everything
-that still looks like a browser, and finally "a person".
+(3) exact mail-proxy and prefetch signatures, (4) mail clients, (5) scanner tokens, unfurlers,
+HTTP libraries, (6) the generic crawler list; then behaviour for everything that still looks
+like a browser or an app (decoy or scanner from the same source, link bursts, timing with
+machine traits, click-time checks, one address for many recipients), and finally "a person".
+A network alone never makes a scanner: every behaviour row that uses one needs another signal.
 
 A row whose `cls` is None takes class, subtype, code and text from the matched user-agent
 signature (`FROM_ROW`) or generic crawler match (`FROM_CRAWLER`). Texts are `str.format`
@@ -33,7 +34,7 @@ FROM_CRAWLER = "*crawler-list"
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class Rule:  # one row of the table below
     """If every signal in `when` holds for a hit of one of `kinds`, the verdict is `cls`."""
 
     code: str
@@ -47,181 +48,96 @@ class Rule:
 
 
 SCANNER_BURST = "Security scanner{vendor}: {links} links clicked within {span}"
-DELIVERY_SCAN = "Security scanner{vendor}: fetched right after sending, with machine traits"
+DELIVERY_SCAN = "Security scanner{vendor}: fetched soon after sending, with a scanner's traits"
+ROW = FROM_ROW
+CRAWLER = FROM_CRAWLER
 
-RULES: tuple[Rule, ...] = (
+# fmt: off
+_TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ...], str], ...] = (
+    # code                    class  subtype             signals (all must hold)                       kinds  text
     # (1) the sender
-    Rule(
-        "paired_device",
-        SELF,
-        "paired_device",
-        ("paired_device",),
-        "the sender's own paired browser (its device cookie came with the request)",
-    ),
-    Rule(
-        "self_view",
-        SELF,
-        "self_view",
-        ("self_view_recent",),
-        "the sender was viewing this email (self-view beacon from their paired browser {beacon_gap} before)",
-        kinds=OPEN,
-    ),
-    # (2) decoy and HEAD
-    Rule("decoy_link", SC, "decoy", ("decoy",), "requested the hidden decoy link that no person can see or click"),
-    Rule(
-        "head_request",
-        SC,
-        "head_probe",
-        ("head",),
-        "a HEAD request: a link checker probing the URL (people's browsers use GET)",
-    ),
-    Rule(
-        "browser_prefetch",
-        MO,
-        "browser_prefetch",
-        ("prefetch_header",),
-        "a browser prefetch ({prefetch_header}), not a person looking",
-    ),
+    ("paired_device",          SELF, "paired_device",    "paired_device",                               ANY,
+     "the sender's own paired browser (its device cookie came with the request)"),
+    ("self_view",              SELF, "self_view",        "self_view_recent",                            OPEN,
+     "the sender was viewing this email (self-view beacon from their paired browser {beacon_gap} before)"),
+    # (2) decoy link, HEAD, prefetch
+    ("decoy_link",             SC,   "decoy",            "decoy",                                       ANY,
+     "requested the hidden decoy link that no person can see or click"),
+    ("head_request",           SC,   "head_probe",       "head",                                        ANY,
+     "a HEAD request: a link checker probing the URL (people's browsers use GET)"),
+    ("browser_prefetch",       MO,   "browser_prefetch", "prefetch_header",                             ANY,
+     "a browser prefetch ({prefetch_header}), not a person looking"),
     # (3) exact mail-proxy and prefetch signatures
-    Rule(
-        "apple_mpp",
-        MO,
-        "apple_mpp",
-        ("bare_mozilla", "apple_relay"),
-        "Apple Mail Privacy Protection fetched the images (user agent exactly 'Mozilla/5.0' from Apple's "
-        "iCloud Private Relay): not a reading",
-        kinds=OPEN,
-    ),
-    Rule(
-        "proxy_retry",
-        MO,
-        "proxy_retry",
-        ("yahoo_proxy", "proxy_repeat"),
-        "Yahoo's mail proxy fetched the pixel again {retry_gap} after its previous fetch (a retry, not another reading)",
-        kinds=OPEN,
-    ),
-    Rule(FROM_ROW, None, None, ("ua_proxy",), ""),
-    # evidence that outweighs a browser-looking user agent
-    Rule(
-        "decoy_same_source",
-        SC,
-        "decoy",
-        ("near_decoy",),
-        "Security scanner: same address or user agent as a request to the hidden decoy link {decoy_gap} apart",
-        behavioural=True,
-    ),
-    Rule("link_burst", SC, "link_burst", ("link_burst",), SCANNER_BURST, kinds=LINKS, behavioural=True),
-    Rule(
-        "same_source_as_scanner",
-        SC,
-        "same_source",
-        ("same_source_as_scanner",),
-        "Security scanner{vendor}: same address or user agent as scanner requests seconds apart",
-        behavioural=True,
-    ),
+    ("apple_mpp",              MO,   "apple_mpp",        "bare_mozilla apple_relay",                    OPEN,
+     "Apple Mail Privacy Protection fetched the images (user agent exactly 'Mozilla/5.0' from Apple's iCloud "
+     "Private Relay): not a reading"),
+    ("proxy_retry",            MO,   "proxy_retry",      "yahoo_proxy proxy_repeat",                    OPEN,
+     "Yahoo's mail proxy fetched the pixel again {retry_gap} after its previous fetch (a retry, not another reading)"),
+    (ROW,                      None, None,               "ua_proxy",                                    ANY, ""),
     # (4) mail clients, (5) scanner tokens, unfurlers, HTTP libraries
-    Rule(FROM_ROW, None, None, ("ua_client",), ""),
-    Rule(FROM_ROW, None, None, ("ua_agent",), ""),
-    Rule(
-        "possible_mpp",
-        UN,
-        "possible_mpp",
-        ("bare_mozilla",),
-        "user agent exactly 'Mozilla/5.0' (Apple Mail Privacy Protection's) but not from a known Apple relay address",
-    ),
-    Rule(
-        "empty_user_agent",
-        SC,
-        "no_user_agent",
-        ("empty_ua",),
-        "no user agent at all (browsers and mail clients always send one)",
-    ),
-    # (6) generic crawler list
-    Rule(FROM_CRAWLER, None, None, ("crawler_list",), ""),
-    # behaviour, for whatever still looks like a browser or app
-    Rule(
-        "private_relay",
-        H,
-        "private_relay",
-        ("apple_relay",),
-        "a person on an Apple device ({agent}) browsing through iCloud Private Relay",
-    ),
-    Rule(
-        "link_pair_burst", SC, "link_burst", ("link_pair", "weak_machine"), SCANNER_BURST, kinds=LINKS, behavioural=True
-    ),
-    Rule("link_sweep", SC, "link_sweep", ("link_sweep", "early"), SCANNER_BURST, kinds=LINKS, behavioural=True),
-    Rule("link_sweep", SC, "link_sweep", ("link_sweep", "network"), SCANNER_BURST, kinds=LINKS, behavioural=True),
-    Rule(
-        "link_sweep",
-        SC,
-        "link_sweep",
-        ("link_sweep", "missing_browser_headers"),
-        SCANNER_BURST,
-        kinds=LINKS,
-        behavioural=True,
-    ),
-    Rule("delivery_scan", SC, "delivery_scan", ("early", "network", "stale_browser"), DELIVERY_SCAN, behavioural=True),
-    Rule(
-        "delivery_scan",
-        SC,
-        "delivery_scan",
-        ("early", "network", "missing_browser_headers"),
-        DELIVERY_SCAN,
-        behavioural=True,
-    ),
-    Rule(
-        "delivery_scan",
-        SC,
-        "delivery_scan",
-        ("early", "stale_browser", "missing_browser_headers"),
-        DELIVERY_SCAN,
-        behavioural=True,
-    ),
-    Rule(
-        "scanner_network",
-        SC,
-        "vendor_network",
-        ("machine_network", "stale_browser"),
-        "Security scanner: from {network} with an outdated browser",
-        behavioural=True,
-    ),
-    Rule(
-        "scanner_network",
-        SC,
-        "vendor_network",
-        ("machine_network", "missing_browser_headers"),
-        "Security scanner: from {network} without browser headers",
-        behavioural=True,
-    ),
-    Rule(
-        "click_time_scan",
-        SC,
-        "click_time",
-        ("followed_by_other_client", "weak_machine"),
-        "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
-        "(the person, after the gateway's check)",
-        kinds=CLICK,
-        behavioural=True,
-    ),
-    Rule(
-        "many_recipients",
-        SC,
-        "many_recipients",
-        ("shared_ip_recipients",),
-        "Security scanner: the same address requested the copies of {recipients} other recipients within seconds",
-        behavioural=True,
-    ),
-    Rule(
-        "many_recipients",
-        SC,
-        "many_recipients",
-        ("shared_ip_same_agent", "early"),
-        "Security scanner: the same address and user agent requested another recipient's copy right after sending",
-        behavioural=True,
-    ),
+    (ROW,                      None, None,               "ua_client",                                   ANY, ""),
+    (ROW,                      None, None,               "ua_agent",                                    ANY, ""),
+    ("possible_mpp",           UN,   "possible_mpp",     "bare_mozilla",                                ANY,
+     "user agent exactly 'Mozilla/5.0' (Apple Mail Privacy Protection's) but not from a known Apple relay address"),
+    ("empty_user_agent",       SC,   "no_user_agent",    "empty_ua",                                    ANY,
+     "no user agent at all (browsers and mail clients always send one)"),
+    # (6) the generic crawler list
+    (CRAWLER,                  None, None,               "crawler_list",                                ANY, ""),
+    # behaviour, for whatever still looks like a browser or an app
+    ("decoy_same_source",      SC,   "decoy",            "near_decoy",                                  ANY,
+     "Security scanner: same address or user agent as a request to the hidden decoy link {decoy_gap} apart"),
+    ("link_burst",             SC,   "link_burst",       "link_burst",                                  LINKS, SCANNER_BURST),
+    ("same_source_as_scanner", SC,   "same_source",      "same_source_as_scanner",                      ANY,
+     "Security scanner{vendor}: same address or user agent as scanner requests seconds apart"),
+    ("private_relay",          H,    "private_relay",    "apple_relay",                                 ANY,
+     "a person on an Apple device ({agent}) browsing through iCloud Private Relay"),
+    ("link_pair_burst",        SC,   "link_burst",       "link_pair weak_machine",                      LINKS, SCANNER_BURST),
+    ("link_sweep",             SC,   "link_sweep",       "link_sweep early weak_machine",               LINKS, SCANNER_BURST),
+    ("link_sweep",             SC,   "link_sweep",       "link_sweep network stale_browser",            LINKS, SCANNER_BURST),
+    ("link_sweep",             SC,   "link_sweep",       "link_sweep network missing_browser_headers",  LINKS, SCANNER_BURST),
+    ("link_sweep",             SC,   "link_sweep",       "link_sweep stale_browser missing_browser_headers", LINKS,
+     SCANNER_BURST),
+    ("delivery_scan",          SC,   "delivery_scan",    "early network stale_browser",                 ANY, DELIVERY_SCAN),
+    ("delivery_scan",          SC,   "delivery_scan",    "early network missing_browser_headers",       ANY, DELIVERY_SCAN),
+    ("delivery_scan",          SC,   "delivery_scan",    "early stale_browser missing_browser_headers", ANY, DELIVERY_SCAN),
+    ("delivery_scan",          SC,   "delivery_scan",    "soon network stale_browser missing_browser_headers", ANY,
+     DELIVERY_SCAN),
+    ("scanner_network",        SC,   "vendor_network",   "machine_network stale_browser",               ANY,
+     "Security scanner: from {network} with an outdated browser"),
+    ("scanner_network",        SC,   "vendor_network",   "machine_network missing_browser_headers",     ANY,
+     "Security scanner: from {network} without browser headers"),
+    ("click_time_scan",        SC,   "click_time",       "followed_by_other_client machine_traits",     CLICK,
+     "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
+     "(the person, after the gateway's check)"),
+    ("many_recipients",        SC,   "many_recipients",  "shared_ip_recipients",                        ANY,
+     "Security scanner: the same address requested the copies of {recipients} other recipients within seconds"),
+    ("many_recipients",        SC,   "many_recipients",  "shared_ip_same_agent early",                  ANY,
+     "Security scanner: the same address and user agent requested another recipient's copy right after sending"),
     # a person
-    Rule("person", H, "direct", (), "a person: {agent}"),
+    ("person",                 H,    "direct",           "",                                            ANY,
+     "a person: {agent}"),
+)
+# fmt: on
+
+#: rules whose verdict rests on behaviour: their reasons also list the weak signals that agreed
+BEHAVIOURAL = frozenset(
+    {
+        "decoy_same_source",
+        "link_burst",
+        "same_source_as_scanner",
+        "link_pair_burst",
+        "link_sweep",
+        "delivery_scan",
+        "scanner_network",
+        "click_time_scan",
+        "many_recipients",
+    }
+)
+
+RULES: tuple[Rule, ...] = tuple(
+    Rule(code, cls, subtype, tuple(signals.split()), text, kinds, code in BEHAVIOURAL)
+    for code, cls, subtype, signals, kinds, text in _TABLE
 )
 
 
-__all__ = ["FROM_CRAWLER", "FROM_ROW", "RULES", "Rule"]
+__all__ = ["BEHAVIOURAL", "FROM_CRAWLER", "FROM_ROW", "RULES", "Rule"]
