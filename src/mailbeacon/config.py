@@ -102,6 +102,11 @@ class Settings:
     imap_poll_interval: float = _s(
         60.0, "Seconds between mailbox checks when a server has no IDLE (and IDLE renewals)."
     )
+    pipeline_busy_rate: int = _s(
+        2000,
+        "Incoming hits per second above which classification waits (at most 30 s at a time) so that "
+        "answering stays fast; it catches up when the burst is over.",
+    )
     click_cache_size: int = _s(100_000, "Link URLs kept in memory for redirects.")
     log_level: str = _s("info", "Log level.", choices=("debug", "info", "warning", "error"))
 
@@ -232,7 +237,7 @@ def _validate(s: Settings) -> None:
             u = urlsplit(value)
             if u.scheme not in ("http", "https") or not u.netloc:
                 raise ConfigError("public_url must be an http(s) URL such as https://t.example.com")
-    for name in ("writer_batch_size", "queue_size", "smtp_max_size", "click_cache_size"):
+    for name in ("writer_batch_size", "queue_size", "smtp_max_size", "click_cache_size", "pipeline_busy_rate"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name} must be positive")
     for name in (

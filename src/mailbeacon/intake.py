@@ -101,7 +101,7 @@ class Intake:
                 self.journal.flush()
         if len(self._queue) < self.queue_size:
             self._queue.append((seq, hit))
-            if len(self._queue) >= self.batch_size:
+            if len(self._queue) >= self.batch_size and not self._wake.is_set():
                 self._wake.set()
         else:
             self.state.overflowed += 1

@@ -34,10 +34,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KINDS = {k.value: k for k in HitKind}
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def encode(seq: int, hit: Hit) -> bytes:
-    at_us = (hit.at - _EPOCH) // timedelta(microseconds=1)
+    at_us = round(hit.at.timestamp() * 1_000_000)
     return (
-        json.dumps(
+        _encoder.encode(
             [
                 seq,
                 hit.uid,
@@ -52,9 +55,7 @@ def encode(seq: int, hit: Hit) -> bytes:
                 hit.user_agent,
                 hit.headers,
                 hit.device_id,
-            ],
-            separators=(",", ":"),
-            ensure_ascii=True,
+            ]
         ).encode("ascii")
         + b"\n"
     )

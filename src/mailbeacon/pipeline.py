@@ -294,9 +294,31 @@ class Pipeline:
         self.store.set_meta(RECLASSIFY_REQUEST, "")
         self.store.set_meta(RECLASSIFY_DONE, json.dumps({"id": req.get("id"), **result}))
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event, idle: float = 0.25) -> None:
-        """Loop until `stop` is set: decide hits as they are stored and as they come due."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        idle: float = 0.25,
+        busy: Callable[[], bool] | None = None,
+        max_defer: float = 30.0,
+    ) -> None:
+        """Loop until `stop` is set: decide hits as they are stored and as they come due.
+
+        While `busy()` says a burst is coming in, classification waits — at most `max_defer`
+        seconds at a time — so the same CPU can answer requests first.
+        """
+        deferred_since: float | None = None
         while not stop.is_set():
+            if busy is not None and busy():
+                mono = time.monotonic()
+                if deferred_since is None:
+                    deferred_since = mono
+                if mono - deferred_since < max_defer:
+                    await _wait(stop, idle)
+                    continue
+                deferred_since = mono  # one round now, then wait again
+            else:
+                deferred_since = None
             try:
                 n = await asyncio.to_thread(self.tick)
             except StoreUnavailable as exc:
@@ -331,6 +353,25 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float) -> None:
     finally:
         ta.cancel()
         tb.cancel()
+
+
+class LoadGauge:
+    """Is a burst coming in? Compares the intake's recorded count over about a second."""
+
+    def __init__(self, recorded: Callable[[], int], rate: float) -> None:
+        self.recorded = recorded
+        self.rate = rate
+        self._n = recorded()
+        self._t = time.monotonic()
+        self._busy = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._t >= 0.5:
+            n = self.recorded()
+            self._busy = (n - self._n) / (now - self._t) > self.rate
+            self._n, self._t = n, now
+        return self._busy
 
 
 # -- replies ----------------------------------------------------------------------------------

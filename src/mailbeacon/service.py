@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .intake import Intake
-from .pipeline import Pipeline
+from .pipeline import LoadGauge, Pipeline
 from .runtime import Runtime
 from .web.app import create_app
 from .web.server import HttpServer
@@ -55,7 +55,9 @@ class Service:
         )
         self.intake.start(loop)
         self.pipeline = Pipeline(rt)
-        self._tasks.append(asyncio.create_task(self.pipeline.run(self._stop, wake)))
+        intake = self.intake
+        gauge = LoadGauge(lambda: intake.state.recorded, s.pipeline_busy_rate)
+        self._tasks.append(asyncio.create_task(self.pipeline.run(self._stop, wake, busy=gauge)))
         if self.with_http:
             self.http = HttpServer(create_app(rt, self.intake), s)
             await self.http.start()

@@ -68,20 +68,45 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    n = 0
-    shift = 0
-    for i in range(_MAX_VARINT_BYTES):
-        if pos + i >= len(data):
-            raise InvalidToken("truncated")
-        b = data[pos + i]
+_B64_STD = str.maketrans("-_", "+/")
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+
+
+def _fast_b64decode(text: str) -> bytes:
+    """Strict canonical base64url (no padding), without the re-encoding round trip."""
+    n = len(text)
+    rem = n % 4
+    if n < 8 or n > 512 or rem == 1:
+        raise InvalidToken("bad length")
+    last = _B64_VALUE.get(text[-1])
+    if last is None or (rem == 2 and last & 0x0F) or (rem == 3 and last & 0x03):
+        raise InvalidToken("non-canonical encoding")
+    try:
+        return binascii.a2b_base64((text + "=" * (-rem % 4)).translate(_B64_STD), strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken("not base64url") from exc
+
+
+def _read_varints(body: bytes) -> list[int]:
+    """All varints after the first byte; raises on truncated or non-canonical numbers."""
+    out: list[int] = []
+    n = shift = 0
+    count = 0
+    for b in body[1:]:
         n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            if b == 0 and i > 0:
-                raise InvalidToken("non-canonical number")
-            return n, pos + i + 1
-        shift += 7
-    raise InvalidToken("number too long")
+        count += 1
+        if b & 0x80:
+            shift += 7
+            if count >= _MAX_VARINT_BYTES:
+                raise InvalidToken("number too long")
+            continue
+        if b == 0 and count > 1:
+            raise InvalidToken("non-canonical number")
+        out.append(n)
+        n = shift = count = 0
+    if count:
+        raise InvalidToken("truncated")
+    return out
 
 
 def b64encode(data: bytes) -> str:
@@ -99,6 +124,26 @@ def b64decode(text: str) -> bytes:
     if b64encode(raw) != text:
         raise InvalidToken("non-canonical encoding")
     return raw
+
+
+class _Hmac:
+    """HMAC-SHA256 (RFC 2104) with the padded key states computed once: ~3x faster per tag."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def tag(self, data: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:TAG_BYTES]
 
 
 def generate_key() -> bytes:
@@ -120,19 +165,19 @@ class Keyring:
                 raise ValueError(f"signing key {kid} is too short (need at least 16 bytes)")
         self._keys = dict(keys)
         self.current = max(keys)
-        self._derived: dict[tuple[int, int], bytes] = {}
+        self._derived: dict[tuple[int, int], _Hmac] = {}
 
     @property
     def key_ids(self) -> tuple[int, ...]:
         return tuple(sorted(self._keys))
 
-    def _ws_key(self, kid: int, workspace_id: int) -> bytes:
+    def _ws_key(self, kid: int, workspace_id: int) -> _Hmac:
         k = self._derived.get((kid, workspace_id))
         if k is None:
             master = self._keys.get(kid)
             if master is None:
                 raise InvalidToken("unknown key id")
-            k = hmac.digest(master, b"mailbeacon/ws\x00" + _varint(workspace_id), hashlib.sha256)
+            k = _Hmac(hmac.digest(master, b"mailbeacon/ws\x00" + _varint(workspace_id), hashlib.sha256))
             if len(self._derived) < 100_000:
                 self._derived[(kid, workspace_id)] = k
         return k
@@ -165,12 +210,12 @@ class Keyring:
         body += _varint(recipient_id)
         if link is not None:
             body += _varint(link)
-        tag = hmac.digest(self._ws_key(kid, workspace_id), bytes(body), hashlib.sha256)[:TAG_BYTES]
+        tag = self._ws_key(kid, workspace_id).tag(bytes(body))
         return b64encode(bytes(body) + tag)
 
     def verify(self, token: str) -> TokenClaims:
-        """Check a token and return its claims, or raise `InvalidToken`."""
-        raw = b64decode(token)
+        """Check a token and return its claims, or raise `InvalidToken`. On the hot path: kept lean."""
+        raw = _fast_b64decode(token)
         if len(raw) < 1 + 4 + TAG_BYTES:
             raise InvalidToken("too short")
         head = raw[0]
@@ -179,20 +224,17 @@ class Keyring:
         kind = _CODE_KINDS.get(head & 0x0F)
         if kind is None:
             raise InvalidToken("unknown kind")
-        body, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
-        kid, pos = _read_varint(body, 1)
-        ws, pos = _read_varint(body, pos)
-        msg, pos = _read_varint(body, pos)
-        rcpt, pos = _read_varint(body, pos)
-        link: int | None = None
-        if kind is HitKind.CLICK:
-            link, pos = _read_varint(body, pos)
-        if pos != len(body):
-            raise InvalidToken("trailing bytes")
-        expected = hmac.digest(self._ws_key(kid, ws), body, hashlib.sha256)[:TAG_BYTES]
-        if not hmac.compare_digest(expected, tag):
+        body = raw[:-TAG_BYTES]
+        values = _read_varints(body)
+        want = 5 if kind is HitKind.CLICK else 4
+        if len(values) != want:
+            raise InvalidToken("wrong number of fields")
+        kid, ws, msg, rcpt = values[0], values[1], values[2], values[3]
+        key = self._derived.get((kid, ws)) or self._ws_key(kid, ws)
+        expected = key.tag(body)
+        if not hmac.compare_digest(expected, raw[-TAG_BYTES:]):
             raise InvalidToken("bad signature")
-        return TokenClaims(kind, ws, msg, rcpt, link, kid)
+        return TokenClaims(kind, ws, msg, rcpt, values[4] if want == 5 else None, kid)
 
     # -- small signed values (device cookies) ----------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Annotated, Any
 
@@ -52,6 +53,15 @@ def _welcome(rt: Runtime, created: dict[str, str]) -> None:
     )
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when available (about twice the requests per second on the hot path)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
 @app.command()
 def serve(
     http: Annotated[str | None, typer.Option(help="host:port for HTTP (tracking and API).")] = None,
@@ -71,7 +81,8 @@ def serve(
     else:
         console.print(f"mailbeacon serving HTTP on {rt.settings.http}, SMTP proxy on {rt.settings.smtp}")
     try:
-        asyncio.run(Service(rt).run_until_signalled())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(Service(rt).run_until_signalled())
     finally:
         rt.close()
 

@@ -63,8 +63,14 @@ def _verdict(row: Row[Any]) -> Verdict | None:
     )
 
 
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _sqlite_time(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """The text SQLAlchemy's SQLite DateTime stores: `YYYY-MM-DD HH:MM:SS.ffffff` in UTC."""
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(" ", "microseconds")[:26]
 
 
 class HitsStore(StoreBase):
@@ -88,7 +94,7 @@ class HitsStore(StoreBase):
                 h.method,
                 h.ip,
                 h.user_agent,
-                json.dumps(dict(h.headers), separators=(",", ":")),
+                _json(h.headers if isinstance(h.headers, dict) else dict(h.headers)),
                 h.device_id,
                 STATE_SETTLED if h.kind is HitKind.SELF_VIEW else STATE_NEW,
             )
@@ -126,24 +132,20 @@ class HitsStore(StoreBase):
         recipient_ids: Iterable[int],
         since: datetime | None = None,
         until: datetime | None = None,
-        limit_per_recipient: int = 1000,
+        limit_per_recipient: int = 300,
     ) -> dict[int, list[Hit]]:
-        """Hits of each recipient in [since, until], ordered by time (capped per recipient)."""
-        ids = list(set(recipient_ids))
-        out: dict[int, list[Hit]] = {i: [] for i in ids}
-        if not ids:
-            return out
-        q = select(t.hits).where(t.hits.c.recipient_id.in_(ids))
-        if since is not None:
-            q = q.where(t.hits.c.at >= since)
-        if until is not None:
-            q = q.where(t.hits.c.at <= until)
-        q = q.order_by(t.hits.c.at, t.hits.c.id)
+        """Hits of each recipient in [since, until], ordered by time: the latest ones when capped."""
+        ids = sorted(set(recipient_ids))
+        out: dict[int, list[Hit]] = {}
         with self.read() as c:
-            for r in c.execute(q):
-                lst = out[r.recipient_id]
-                if len(lst) < limit_per_recipient:
-                    lst.append(_hit(r))
+            for rid in ids:
+                q = select(t.hits).where(t.hits.c.recipient_id == rid)
+                if since is not None:
+                    q = q.where(t.hits.c.at >= since)
+                if until is not None:
+                    q = q.where(t.hits.c.at <= until)
+                q = q.order_by(t.hits.c.at.desc(), t.hits.c.id.desc()).limit(limit_per_recipient)
+                out[rid] = [_hit(r) for r in reversed(c.execute(q).all())]
         return out
 
     def peer_hits(

@@ -193,7 +193,7 @@ hits = Table(
     Column("state", SmallInteger, nullable=False, default=0),
     Column("settle_at", UTCDateTime, nullable=True),
     Index("ix_hits_recipient_at", "recipient_id", "at"),
-    Index("ix_hits_message_ip", "message_id", "ip"),
+    Index("ix_hits_message_at", "message_id", "at"),
     Index(
         "ix_hits_pending",
         "state",
