@@ -218,6 +218,18 @@ SINGLE = [
         "scanner",
         "one_outlook",
     ),
+    (
+        "x-native-host OneOutlook",
+        hit("click", 9000, FRESH_CHROME, MS_IP, headers={"x-native-host": "OneOutlook/1.2023.927.100"}),
+        "scanner",
+        "one_outlook",
+    ),
+    (
+        "From header",
+        hit("click", 9000, FRESH_CHROME, HOME_IP, headers={"from": "bingbot(at)microsoft.com"}),
+        "scanner",
+        "from_header",
+    ),
     ("HEAD probe", hit("click", 9000, FRESH_CHROME, HOME_IP, method="HEAD"), "scanner", "head_request"),
     ("decoy link", hit("decoy", 9000, FRESH_CHROME, HOME_IP), "scanner", "decoy_link"),
     (

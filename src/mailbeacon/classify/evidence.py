@@ -211,6 +211,17 @@ class Evidence:
                 return True
         return False
 
+    def s_one_outlook_header(self) -> bool:
+        return "oneoutlook" in self.hit.headers.get("x-native-host", "").lower()
+
+    def s_from_header(self) -> bool:
+        """Crawlers identify their operator in `From:` (RFC 9110 §10.1.2); browsers never send it."""
+        value = self.hit.headers.get("from", "")
+        if value.strip():
+            self.values["from_header"] = value.strip()[:80]
+            return True
+        return False
+
     # -- user agent ---------------------------------------------------------------------------
 
     def s_bare_mozilla(self) -> bool:

@@ -77,12 +77,16 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
     # (4) mail clients, (5) scanner tokens, unfurlers, HTTP libraries
     (ROW,                      None, None,               "ua_client",                                   ANY, ""),
     (ROW,                      None, None,               "ua_agent",                                    ANY, ""),
+    ("one_outlook",            SC,   "gateway",          "one_outlook_header",                          CLICK,
+     "an Outlook / Microsoft 365 service fetched the link (x-native-host: OneOutlook), not the person's browser"),
     ("possible_mpp",           UN,   "possible_mpp",     "bare_mozilla",                                ANY,
      "user agent exactly 'Mozilla/5.0' (Apple Mail Privacy Protection's) but not from a known Apple relay address"),
     ("empty_user_agent",       SC,   "no_user_agent",    "empty_ua",                                    ANY,
      "no user agent at all (browsers and mail clients always send one)"),
     # (6) the generic crawler list
     (CRAWLER,                  None, None,               "crawler_list",                                ANY, ""),
+    ("from_header",            SC,   "crawler",          "from_header",                                 ANY,
+     "a crawler: it names its operator in a From header ({from_header}); browsers never send one"),
     # behaviour, for whatever still looks like a browser or an app
     ("decoy_same_source",      SC,   "decoy",            "near_decoy",                                  ANY,
      "Security scanner: same address or user agent as a request to the hidden decoy link {decoy_gap} apart"),
