@@ -25,6 +25,7 @@ _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-
 #: codecs whose bytes for ASCII markup are not plain ASCII, or that shift state
 _NOT_ASCII_SAFE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz", "utf_16_be", "utf_16_le", "utf_32_be", "utf_32_le")
 MAX_LINE = 998
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _LONG_LINE = re.compile(rb"[^\r\n]{%d,}" % (MAX_LINE + 1))
 
 
@@ -192,9 +193,11 @@ def decode_body(body: bytes, cte: str) -> bytes | None:
     if cte == "quoted-printable":
         return binascii.a2b_qp(body)
     if cte == "base64":
-        compact = re.sub(rb"[^A-Za-z0-9+/=]", b"", body)
+        compact = re.sub(rb"[\t\n\r ]", b"", body)
+        if not _BASE64.fullmatch(compact) or len(compact.rstrip(b"=")) % 4 == 1:
+            return None  # not base64: what a reader sees is a decoder's guess; leave it as it is
         try:
-            return base64.b64decode(compact + b"=" * (-len(compact.rstrip(b"=")) % 4), validate=False)
+            return base64.b64decode(compact.rstrip(b"=") + b"=" * (-len(compact.rstrip(b"=")) % 4), validate=True)
         except (binascii.Error, ValueError):
             return None
     return None
