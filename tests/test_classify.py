@@ -442,6 +442,12 @@ def test_click_time_check_then_the_person() -> None:
     assert v[0].cls is VerdictClass.SCANNER and v[1].cls is VerdictClass.HUMAN
 
 
+def test_a_scanner_after_the_person_does_not_make_the_person_a_click_time_check() -> None:
+    person = hit("click", 200, BROWSERS["Chrome"][8], HOME_IP, link=3, headers={})
+    machines = safe_links_burst(start=200.5)
+    assert classify_all([person, *machines])[0].cls is VerdictClass.HUMAN
+
+
 def test_two_people_on_one_link_within_seconds_stay_people() -> None:
     a = hit("click", 5000, BROWSERS["Firefox"][2], HOME_IP, link=1)
     b = hit("click", 5010, BROWSERS["Chrome"][6], HOME_IP2, link=1)

@@ -360,9 +360,10 @@ class Evidence:
                 return True
         return False
 
-    def s_followed_by_other_client(self) -> bool:
+    def _follower_gap(self) -> float | None:
+        """Seconds until another client (other address and other UA) clicked the same link."""
         if self.hit.kind is not HitKind.CLICK:
-            return False
+            return None
         for gap, h in self.rel:
             if (
                 h.kind is HitKind.CLICK
@@ -370,10 +371,23 @@ class Evidence:
                 and 0 < gap <= self.w.click_time_window
                 and h.ip != self.hit.ip
                 and h.user_agent != self.hit.user_agent
+                and not self._is_sender_device(h)
+                and self._plausible_person(gap, h)
             ):
                 self.values["follow_gap"] = gap
-                return True
-        return False
+                return gap
+        return None
+
+    def _plausible_person(self, d: float, h: Hit) -> bool:
+        """A neighbour that could be a person: no machine user agent, not HEAD, not in a burst."""
+        if not h.user_agent.strip() or self._hard_machine(d, h):
+            return False
+        agent = describe(h.user_agent, self.sigs)
+        row = agent.row("click")
+        return agent.crawler is None and (row is None or row.cls.value == "human")
+
+    def s_followed_by_other_client(self) -> bool:
+        return self._follower_gap() is not None
 
     def s_weak_machine(self) -> bool:
         return (
