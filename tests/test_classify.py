@@ -264,7 +264,8 @@ SINGLE = [
         "scanner",
         "delivery_scan",
     ),
-    ("queued gateway, three traits", hit("open", 400, STALE_CHROME, MS_IP, headers={}), "scanner", "delivery_scan"),
+    ("queued gateway, three traits", hit("open", 250, STALE_CHROME, MS_IP, headers={}), "scanner", "delivery_scan"),
+    ("the same, 10 min after sending", hit("open", 600, STALE_CHROME, MS_IP, headers={}), "human", "person"),
     (
         "Proofpoint network, no browser headers",
         hit("click", 9000, FRESH_CHROME, "148.163.133.9", headers={}),

@@ -40,7 +40,7 @@ class Windows:
     #: "right after sending": security gateways scan on arrival
     delivery_window: float = 120.0
     #: "soon after sending": gateways that queue (then three machine traits are needed)
-    soon_window: float = 600.0
+    soon_window: float = 300.0
     #: click-time scanners fetch a link this long before the person's browser arrives
     click_time_window: float = 30.0
     #: other recipients' hits from the same IP within this window
