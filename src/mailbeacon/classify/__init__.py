@@ -75,7 +75,7 @@ def _supporting(ev: Evidence, rule: Rule, cls: VerdictClass) -> list[Reason]:
     after = ev.after_send
     out.append(Reason("after_send", "at sending time" if after <= 0 else f"{duration(after)} after sending"))
     net = _network(ev)
-    if net:
+    if net and "{network}" not in rule.text:
         phrase = NETWORKS[net][0]
         if rule.code == "person" and net in ("microsoft", "google"):
             phrase += " (also used by virtual desktops and offices: not evidence on its own)"
@@ -102,7 +102,7 @@ def _verdict(rule: Rule, ev: Evidence) -> Verdict:
         assert rule.cls is not None
         cls, subtype, code = rule.cls, rule.subtype, rule.code
         text = rule.text.format_map(_values(ev))
-    reasons = (Reason(code, text), *_supporting(ev, rule, cls))
+    reasons = (Reason(code, text[:1].upper() + text[1:]), *_supporting(ev, rule, cls))
     return Verdict(cls, reasons, subtype=subtype, rules_version=RULES_VERSION)
 
 

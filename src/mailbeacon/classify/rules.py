@@ -107,9 +107,9 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
     ("delivery_scan",          SC,   "delivery_scan",    "soon network stale_browser missing_browser_headers", ANY,
      DELIVERY_SCAN),
     ("scanner_network",        SC,   "vendor_network",   "machine_network stale_browser",               ANY,
-     "Security scanner: from {network} with an outdated browser"),
+     "Security scanner: from {network}, with an outdated browser"),
     ("scanner_network",        SC,   "vendor_network",   "machine_network missing_browser_headers",     ANY,
-     "Security scanner: from {network} without browser headers"),
+     "Security scanner: from {network}, without browser headers"),
     ("click_time_scan",        SC,   "click_time",       "followed_by_other_client machine_traits",     CLICK,
      "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
      "(the person, after the gateway's check)"),
