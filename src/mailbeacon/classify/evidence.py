@@ -8,54 +8,18 @@ rule: settled verdicts, `reclassify` and `eval` agree).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
 from functools import lru_cache
 
 from ..model import ClassifyContext, Hit, HitKind
 from .agents import Agent, describe
 from .catalog import NETWORKS, Signatures
 from .networks import parse_ip
+from .windows import WINDOWS, Windows, aware, max_distinct_links
 
 LINK_KINDS = (HitKind.CLICK, HitKind.DECOY)
 PREFETCH_HEADERS = ("purpose", "sec-purpose", "x-purpose", "x-moz")
 PREFETCH_WORDS = ("prefetch", "preview", "prerender")
-
-
-@dataclass(frozen=True, slots=True)
-class Windows:
-    """Time windows of the behaviour rules, in seconds (documented in docs/classification.md)."""
-
-    #: several links clicked within this span form a burst (vendors: 1-2 s)
-    burst_span: float = 2.0
-    #: distinct links in `burst_span` that make a burst on their own
-    burst_links: int = 3
-    #: a slower sweep: distinct links within this span, with two more machine signals
-    sweep_span: float = 30.0
-    #: hits from the same source this close to a scanner hit share its verdict
-    source_window: float = 15.0
-    #: hits from the same source this close to a decoy hit are scanners
-    decoy_window: float = 30.0
-    #: "right after sending": security gateways scan on arrival
-    delivery_window: float = 120.0
-    #: "soon after sending": gateways that queue (then three machine traits are needed)
-    soon_window: float = 300.0
-    #: click-time scanners fetch a link this long before the person's browser arrives
-    click_time_window: float = 30.0
-    #: other recipients' hits from the same IP within this window
-    peer_window: float = 30.0
-    #: Yahoo's proxy re-requests a pixel (up to 4 times) within this window
-    proxy_retry_window: float = 60.0
-    #: a pixel request may reach us this long before the self-view beacon that covers it
-    self_view_lead: float = 2.0
-
-
-WINDOWS = Windows()
-
-
-def aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=16384)
@@ -69,28 +33,6 @@ def networks_of(ip: str, sigs: Signatures) -> frozenset[str]:
 
 def _same_source(a: Hit, b: Hit) -> bool:
     return (bool(a.ip) and a.ip == b.ip) or (bool(a.user_agent.strip()) and a.user_agent == b.user_agent)
-
-
-def max_distinct_links(points: Iterable[tuple[float, int]], t: float, span: float) -> tuple[int, float]:
-    """Most distinct links in a window of `span` seconds that contains time `t`, and that window's
-    actual span. `points` are (seconds, link index) pairs, including the hit at `t` itself."""
-    near = sorted(p for p in points if abs(p[0] - t) <= span)
-    best, best_span = 0, 0.0
-    for i, (start, _) in enumerate(near):
-        if start > t:
-            break
-        links: set[int] = set()
-        last = start
-        for at, link in near[i:]:
-            if at - start > span:
-                break
-            links.add(link)
-            last = at
-        if last < t:
-            continue
-        if len(links) > best or (len(links) == best and last - start < best_span):
-            best, best_span = len(links), last - start
-    return best, best_span
 
 
 class Evidence:
@@ -438,4 +380,4 @@ SIGNALS: dict[str, Callable[[Evidence], bool]] = {
 }
 
 
-__all__ = ["SIGNALS", "WINDOWS", "Evidence", "Windows", "aware", "max_distinct_links", "networks_of"]
+__all__ = ["SIGNALS", "Evidence", "networks_of"]
