@@ -15,8 +15,8 @@ from __future__ import annotations
 from ..model import ClassifyContext, Hit, HitKind, Reason, Verdict, VerdictClass
 from .catalog import NETWORKS, Signatures, default
 from .evidence import SIGNALS, Evidence
-from .windows import Windows
 from .rules import FROM_CRAWLER, FROM_ROW, RULES, Rule
+from .windows import Windows
 
 RULES_VERSION = "2026.11-1"
 _WINDOWS = Windows()
