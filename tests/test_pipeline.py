@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from conftest import FakeClock, _sqlite_template, make_settings
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
-from mailbeacon.pipeline import LEASE, Pipeline, record_replies, run_reclassify
+from mailbeacon.pipeline import Pipeline, record_replies
+from mailbeacon.reclassify import LEASE, run_reclassify
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import STATE_PROVISIONAL, STATE_SETTLED
 from seeding import Seeded, seed_message

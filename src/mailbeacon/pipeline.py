@@ -16,45 +16,37 @@ and storing hits.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .classify import RULES_VERSION, classify
 from .errors import MailbeaconError, NotFound, StoreUnavailable
-from .model import ClassifyContext, Hit, HitKind, MessageInfo, Reason, Recipient, Reply, Verdict, VerdictClass
+from .model import ClassifyContext, Hit, MessageInfo, Reason, Recipient, Reply, Verdict, VerdictClass
+from .reclassify import (
+    LEASE,
+    LEASE_TTL,
+    RECLASSIFY_REQUEST,
+    Decided,
+    ReclassifyResult,
+    answer_request,
+    rebuild_counters,
+    reclassify,
+    recompute,
+)
 from .runtime import Runtime
-from .stats import Counts, compute, hit_delta, reply_delta
+from .stats import Counts, hit_delta, reply_delta
 
 log = logging.getLogger("mailbeacon.pipeline")
-
-LEASE = "pipeline"
-LEASE_TTL = 15.0
-RECLASSIFY_REQUEST = "reclassify_request"
-RECLASSIFY_DONE = "reclassify_done"
 
 #: how far back a hit's classification looks at the recipient's earlier hits
 LOOKBACK = timedelta(hours=24)
 PEER_LOOKBACK = timedelta(hours=1)
 MESSAGE_CACHE_SECONDS = 30.0
-
-Decided = tuple[Hit, Verdict, datetime | None]
-
-
-@dataclass(frozen=True)
-class ReclassifyResult:
-    hits: int
-    changed: int
-    recipients: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {"hits": self.hits, "changed": self.changed, "recipients": self.recipients}
 
 
 class Pipeline:
@@ -141,7 +133,11 @@ class Pipeline:
             )
         return out
 
-    def _classify(self, hit: Hit, ctx: ClassifyContext | None) -> Verdict:
+    def forget_messages(self) -> None:
+        """Drop cached message context (devices, members may have changed)."""
+        self._messages.clear()
+
+    def decide(self, hit: Hit, ctx: ClassifyContext | None) -> Verdict:
         if ctx is None:
             return Verdict(
                 VerdictClass.UNKNOWN,
@@ -176,7 +172,7 @@ class Pipeline:
         settled: list[tuple[Hit, Verdict]] = []
         for h in hits:
             assert h.id is not None
-            v = self._classify(h, ctxs[h.id])
+            v = self.decide(h, ctxs[h.id])
             settle_at = h.at + window
             if now >= settle_at:
                 decided.append((h, v, None))
@@ -201,67 +197,6 @@ class Pipeline:
             total += n
         return total
 
-    # -- counters from scratch ----------------------------------------------------------------
-
-    def recompute(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
-        """Counters rebuilt from settled raw hits and replies (what the incremental ones must equal)."""
-        out: dict[int, Counts] = {}
-        for rid in recipient_ids:
-            rows = self.store.hits_with_verdicts(recipient_id=rid, limit=10_000_000)
-            hits = [
-                (sv.hit.kind, sv.hit.link, sv.hit.at, sv.verdict.cls)
-                for sv in rows
-                if sv.settled and sv.verdict is not None and sv.hit.kind is not HitKind.SELF_VIEW
-            ]
-            replies = [(r.kind, r.at) for r in self.store.replies(recipient_id=rid)]
-            out[rid] = compute(hits, replies)
-        return out
-
-    def rebuild_counters(self, recipient_ids: Iterable[int]) -> None:
-        rows = []
-        for rid, counts in self.recompute(recipient_ids).items():
-            rows.append((rid, self.recipient(rid).message_id, counts))
-        self.store.replace_counters(rows)
-
-    # -- reclassify ---------------------------------------------------------------------------
-
-    def reclassify(self, since: datetime | None = None, page: int = 2000) -> ReclassifyResult:
-        """Re-run the current rules over stored hits (since `since`) and rebuild their counters.
-
-        Call it while holding the pipeline lease (see `run_reclassify`).
-        """
-        now = self.rt.clock()
-        window = timedelta(seconds=self.rt.settings.settle_window)
-        after, total, changed = 0, 0, 0
-        touched: set[int] = set()
-        self._messages.clear()
-        while True:
-            rows = self.store.hits_with_verdicts(since=since, after_id=after, limit=page)
-            if not rows:
-                break
-            after = rows[-1].hit.id or after
-            rows = [r for r in rows if r.hit.kind is not HitKind.SELF_VIEW]
-            if not rows:
-                continue
-            ctxs = self.contexts([r.hit for r in rows])
-            decided: list[Decided] = []
-            for r in rows:
-                assert r.hit.id is not None
-                v = self._classify(r.hit, ctxs[r.hit.id])
-                settle_at = r.hit.at + window
-                decided.append((r.hit, v, None if now >= settle_at else settle_at))
-                if r.verdict is None or (r.verdict.cls, r.verdict.subtype, r.verdict.codes) != (
-                    v.cls,
-                    v.subtype,
-                    v.codes,
-                ):
-                    changed += 1
-                touched.add(r.hit.recipient_id)
-            self.store.record_verdicts(decided, now, [])
-            total += len(decided)
-        self.rebuild_counters(sorted(touched))
-        return ReclassifyResult(hits=total, changed=changed, recipients=len(touched))
-
     # -- running inside `serve` ---------------------------------------------------------------
 
     def _hold_lease(self) -> bool:
@@ -274,25 +209,24 @@ class Pipeline:
         self._lease_until = 0.0
         return False
 
+    def recompute(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
+        return recompute(self, recipient_ids)
+
+    def rebuild_counters(self, recipient_ids: Iterable[int]) -> None:
+        rebuild_counters(self, recipient_ids)
+
+    def reclassify(self, since: datetime | None = None) -> ReclassifyResult:
+        """Re-run the rules over stored hits; call while holding the lease (see `run_reclassify`)."""
+        return reclassify(self, since)
+
     def tick(self) -> int:
         """One round as run by `serve`: hold the lease, answer a reclassify request, decide a batch."""
         if not self._hold_lease():
             return 0
         request = self.store.get_meta(RECLASSIFY_REQUEST)
         if request:
-            self._answer_reclassify(request)
+            answer_request(self, request)
         return self.run_once()
-
-    def _answer_reclassify(self, request: str) -> None:
-        try:
-            req = json.loads(request)
-            since = datetime.fromisoformat(req["since"]) if req.get("since") else None
-            result: dict[str, object] = dict(self.reclassify(since).as_dict())
-        except (ValueError, KeyError, TypeError) as exc:
-            result = {"error": str(exc)}
-            req = {"id": None}
-        self.store.set_meta(RECLASSIFY_REQUEST, "")
-        self.store.set_meta(RECLASSIFY_DONE, json.dumps({"id": req.get("id"), **result}))
 
     async def run(
         self,
@@ -396,34 +330,3 @@ def record_replies(runtime: Runtime, replies: Sequence[Reply]) -> list[Reply]:
     if not keep:
         return []
     return runtime.store.add_replies(keep, runtime.clock(), lambda r: reply_delta(r.kind, r.at))
-
-
-# -- reclassify from the CLI ------------------------------------------------------------------
-
-
-def run_reclassify(runtime: Runtime, since: datetime | None, *, wait: float = 120.0) -> dict[str, object]:
-    """Reclassify now if no server holds the pipeline, else ask the server's pipeline to do it."""
-    pipe = Pipeline(runtime, owner="reclassify:" + secrets.token_hex(3))
-    if runtime.store.acquire_lease(LEASE, pipe.owner, runtime.clock(), LEASE_TTL * 20):
-        try:
-            return dict(pipe.reclassify(since).as_dict())
-        finally:
-            runtime.store.release_lease(LEASE, pipe.owner)
-    req_id = secrets.token_hex(6)
-    runtime.store.set_meta(RECLASSIFY_DONE, "")
-    runtime.store.set_meta(
-        RECLASSIFY_REQUEST, json.dumps({"id": req_id, "since": since.isoformat() if since else None})
-    )
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        done = runtime.store.get_meta(RECLASSIFY_DONE)
-        if done:
-            result = json.loads(done)
-            if result.get("id") == req_id:
-                result.pop("id", None)
-                return dict(result)
-        time.sleep(0.2)
-    raise MailbeaconError(
-        "a running `mailbeacon serve` holds the pipeline and did not answer the reclassify request in time; "
-        "check that it is healthy, or stop it and run reclassify again"
-    )

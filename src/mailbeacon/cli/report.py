@@ -9,7 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from ..errors import InvalidInput, NotFound
-from ..pipeline import run_reclassify
+from ..reclassify import run_reclassify
 from ..reports import hits_report, message_report
 from .base import app, console, print_json, state
 
