@@ -49,10 +49,23 @@ _TOKEN = re.compile(
     r"|(?P<b>[!?/])[^>]*+>"
     r")"
 )
+_NAME_END = r"(?=[\t\n\f\r />])"
+#: tags the scanner acts on; every other tag is skipped inside one regex match, quotes and all
+_INTERESTING = (
+    r"!--|(?i:a|area|img|base|v:[^\t\n\f\r />]*+|script|style|xmp|iframe|noembed|noframes|textarea|title|plaintext)"
+    + _NAME_END
+    + r"|/(?i:body|html)"
+    + _NAME_END
+)
+_SKIP = re.compile(
+    r"(?:[^<]++|<(?!" + _INTERESTING + r")"
+    r"(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + r">|/[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + r">|[!?/][^>]*+>)?+)*+"
+)
 _ATTR = re.compile(
     r"[\t\n\f\r /]*+(?P<n>[^\t\n\f\r />][^\t\n\f\r />=]*+)"
     r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"(?P<dq>[^\"]*+)\"|'(?P<sq>[^']*+)'|(?P<uq>(?![\"'])[^\t\n\f\r >]*+)))?+"
 )
+_COMMENT_END = re.compile(r"--!?>")
 _CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
 _RAWTEXT = frozenset({"script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"})
 _RAWTEXT_END = {name: re.compile(r"</(?i:" + name + r")(?=[\t\n\f\r />])") for name in _RAWTEXT}
@@ -63,6 +76,7 @@ _LINK_TAGS = frozenset({"a", "area"})
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _PLACEHOLDER = re.compile(r"\{\{|\{%|\*\||\|\*|%%|\$\{|<%|\[\[|%7[bB]%7[bB]|%7[bB]%25|%recipient\.")
 _STRIP = re.compile(r"[\t\n\r]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 _CHARREF = re.compile(r"&(?:#([0-9]+);?|#[xX]([0-9a-fA-F]+);?|([A-Za-z][A-Za-z0-9]*)(;?))")
 #: what an old pixel of ours becomes: a transparent 1x1 GIF that loads from nowhere
 NEUTRAL_IMAGE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
@@ -249,18 +263,23 @@ def scan_html(text: str, opts: HtmlOptions) -> HtmlPlan:
 
 def _scan_range(st: _Scan, pos: int, end: int, *, top: bool) -> None:
     text = st.text
-    search = _TOKEN.search
+    skip, token = _SKIP.match, _TOKEN.match
     while not st.stopped:
-        m = search(text, pos, end)
-        if m is None:
+        skipped = skip(text, pos, end)  # always matches (possibly the empty string)
+        pos = skipped.end() if skipped is not None else pos
+        if pos >= end:
             return
-        if m.group("c") is not None:
-            pos = _comment(st, m.start(), end, top=top)
+        m = token(text, pos, end)
+        if m is None:  # a "<" that starts nothing (e.g. a tag cut off by the end)
+            pos += 1
             continue
+        if m.group("c") is not None:
+            pos = _comment(st, pos, end, top=top)
+            continue
+        pos = m.end()
         name = m.group("s")
         if name is not None:
             lname = name.lower()
-            pos = m.end()
             if lname in _LINK_TAGS or lname.startswith("v:"):
                 _link_tag(st, m, lname)
             elif lname == "img":
@@ -282,7 +301,6 @@ def _scan_range(st: _Scan, pos: int, end: int, *, top: bool) -> None:
                 st.body_end = m.start()
             elif lname == "html":
                 st.html_end = m.start()
-        pos = m.end()
 
 
 def _comment(st: _Scan, start: int, end: int, *, top: bool) -> int:
@@ -293,16 +311,11 @@ def _comment(st: _Scan, start: int, end: int, *, top: bool) -> int:
         return p + 1
     if text.startswith("->", p, end):
         return p + 2
-    close = text.find("-->", p, end)
-    bang = text.find("--!>", p, end)
-    if bang >= 0 and (close < 0 or bang < close):
-        close_end = bang + 4
-        close = bang
-    elif close >= 0:
-        close_end = close + 3
-    else:
+    m = _COMMENT_END.search(text, p, end)
+    if m is None:
         st.stopped = True  # an unterminated comment runs to the end: nothing after it renders
         return end
+    close, close_end = m.start(), m.end()
     cond = _CONDITIONAL.match(text, p, close)
     if cond is not None:
         inner_end = text.rfind("<![endif]", cond.end(), close)
@@ -324,12 +337,7 @@ class _Attr:
 def _attrs(text: str, start: int, end: int) -> dict[str, _Attr]:
     """The attributes of a tag by lower-case name; the first of a name wins, as in HTML."""
     out: dict[str, _Attr] = {}
-    pos = start
-    while pos < end:
-        m = _ATTR.match(text, pos, end)
-        if m is None or m.end() == pos:
-            break
-        pos = m.end()
+    for m in _ATTR.finditer(text, start, end):  # the span is a valid attribute list: no gaps
         name = m.group("n").lower()
         if name in out:
             continue
@@ -420,7 +428,7 @@ def _link_tag(st: _Scan, m: re.Match[str], lname: str) -> None:
         return
     if skip or not st.opts.clicks:
         return
-    if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in absolute):
+    if _UNSTORABLE.search(absolute):
         st.note("link-with-undecodable-bytes-left")
         return
     st.edits.append((vs, ve, LinkSlot(len(st.links), quote)))

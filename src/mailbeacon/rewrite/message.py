@@ -13,18 +13,20 @@ exception - the result is the original message with only the header edits, and s
 
 from __future__ import annotations
 
+import binascii
 import email
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.policy import compat32
 from typing import Protocol
 
-from .html import HtmlOptions, HtmlPlan, Resolver, pixel_markup, render_html, scan_html
+from .html import HtmlOptions, HtmlPlan, Piece, Resolver, pixel_markup, render_html, scan_html
 from .mime import (
     Node,
     TextCodec,
+    ascii_safe,
     decode_body,
     decode_text,
     encode_body,
@@ -32,6 +34,7 @@ from .mime import (
     parse_node,
     split_body_eol,
     transfer_encoding,
+    uniform_line_ends,
 )
 from .text import scan_text, signed_text
 
@@ -89,11 +92,21 @@ class _Slot:
     eol: bytes
     trailing: bytes
     header_for: Callable[[str], bytes]
+    #: quoted-printable body with the lines that hold no slot encoded once (see `_qp_segments`)
+    qp: list[bytes | HtmlPlan] | None = None
 
-    def render(self, click: Callable[[int], str], markup: str) -> tuple[bytes, bytes]:
+    def render(self, click: Callable[[int], str], markup: str, *, check: bool = False) -> tuple[bytes, bytes]:
+        """(header block + body, the decoded body bytes when `check`, else b"")."""
         off = self.offset
-        text = render_html(self.plan, (lambda i: click(off + i)) if off else click, markup)
-        data = text.encode(self.codec.codec, self.codec.errors)
+        fn = (lambda i: click(off + i)) if off else click
+        codec, errors = self.codec.codec, self.codec.errors
+        if self.qp is not None and not check:
+            out = [
+                seg if isinstance(seg, bytes) else _qp(render_html(seg, fn, markup).encode(codec, errors), self.eol)
+                for seg in self.qp
+            ]
+            return self.header_for("quoted-printable") + b"".join(out) + self.trailing, b""
+        data = render_html(self.plan, fn, markup).encode(codec, errors)
         body, cte = encode_body(data, self.cte, self.eol)
         return self.header_for(cte) + body + self.trailing, data
 
@@ -148,7 +161,7 @@ def render(prepared: Prepared, urls: Urls) -> bytes:
     return out
 
 
-def _render(prepared: Prepared, urls: Urls) -> tuple[bytes, list[bytes]]:
+def _render(prepared: Prepared, urls: Urls, *, check: bool = False) -> tuple[bytes, list[bytes]]:
     if len(prepared.chunks) == 1 and type(prepared.chunks[0]) is bytes:
         return prepared.chunks[0], []
     markup = pixel_markup(urls.pixel() if prepared.pixel else None, urls.decoy() if prepared.decoy else None)
@@ -159,7 +172,7 @@ def _render(prepared: Prepared, urls: Urls) -> tuple[bytes, list[bytes]]:
             out.append(c)
         else:
             assert isinstance(c, _Slot)
-            part, data = c.render(urls.click, markup if c.is_html else "")
+            part, data = c.render(urls.click, markup if c.is_html else "", check=check)
             out.append(part)
             texts.append(data)
     return b"".join(out), texts
@@ -260,7 +273,7 @@ def _prepare(
         chunks=tuple(c for c in chunks if c != b""),
         edited=any(s.plan.edited for _, s in slots),
     )
-    problem = self_check(raw, prepared, options, remove)
+    problem = self_check(raw, root, prepared, options, {id(node) for node, _ in slots})
     if problem is not None:
         return untouched(f"self-check: {problem}", notes, has_html)
     return prepared
@@ -357,7 +370,66 @@ def _plan_part(
             cache[out_cte] = hdr
         return hdr
 
-    return _Slot(plan, is_html, offset, codec, cte, eol, trailing, header_for)
+    slot = _Slot(plan, is_html, offset, codec, cte, eol, trailing, header_for)
+    if cte == "quoted-printable" and ascii_safe(codec.codec) and "sig" not in codec.codec:
+        slot.qp = _qp_segments(plan, codec, eol)
+    return slot
+
+
+def _qp(data: bytes, eol: bytes) -> bytes:
+    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\r\n", b"\n").replace(b"\n", eol)
+
+
+def _qp_segments(plan: HtmlPlan, codec: TextCodec, eol: bytes) -> list[bytes | HtmlPlan] | None:
+    """Quoted-printable encodes line by line: lines without a slot are the same for every recipient,
+    so they are encoded once here; runs of lines with slots stay plans to render per recipient.
+    None when the text's line ends are not uniform (then the whole body is encoded each time)."""
+    eol_s = eol.decode("ascii")
+    fixed = "".join(p for p in plan.pieces if type(p) is str)
+    try:
+        if not uniform_line_ends(fixed.encode(codec.codec, codec.errors), eol):
+            return None
+    except UnicodeEncodeError:
+        return None
+    n = len(eol_s)
+    segments: list[bytes | HtmlPlan] = []
+    static: list[str] = []  # text since the last segment, no slot in it yet
+    dynamic: list[Piece] | None = None  # lines with slots, from a line start
+    for piece in plan.pieces:
+        if type(piece) is not str:
+            if dynamic is None:  # the line this slot is on starts after the last line end
+                text = "".join(static)
+                cut = text.rfind(eol_s) + n if eol_s in text else 0
+                if cut:
+                    segments.append(_segment([text[:cut]], True, codec, eol))
+                dynamic, static = [text[cut:]], []
+            dynamic.append(piece)
+            continue
+        if dynamic is None:
+            static.append(piece)
+            continue
+        end = piece.find(eol_s)
+        if end < 0:
+            dynamic.append(piece)
+            continue
+        last = piece.rfind(eol_s) + n
+        dynamic.append(piece[: end + n])
+        if last > end + n:  # whole lines without a slot follow: the dynamic run ends here
+            segments.append(_segment(dynamic, False, codec, eol))
+            dynamic, static = None, [piece[end + n :]]
+        else:
+            dynamic.append(piece[end + n :])
+    if dynamic is not None:
+        segments.append(_segment(dynamic, False, codec, eol))
+    elif static:
+        segments.append(_segment(static, True, codec, eol))
+    return segments
+
+
+def _segment(run: Sequence[Piece], static: bool, codec: TextCodec, eol: bytes) -> bytes | HtmlPlan:
+    if static:
+        return _qp("".join(p for p in run if type(p) is str).encode(codec.codec, codec.errors), eol)
+    return HtmlPlan(pieces=list(run), links=[])
 
 
 def _message_id(raw: bytes, root: Node, options: Options, eol: bytes) -> tuple[str, bytes]:
@@ -427,33 +499,60 @@ def _set_charset(field_bytes: bytes, charset: str, eol: bytes) -> bytes:
 # -- the self-check ------------------------------------------------------------------------------
 
 
-def self_check(raw: bytes, prepared: Prepared, options: Options, remove: set[str]) -> str | None:
-    """Render one copy and parse both with Python's email package; None when all is as intended."""
-    out, texts = _render(prepared, _Placeholder(options.public_url.rstrip("/")))
-    before = email.message_from_bytes(raw, policy=compat32)
+def self_check(raw: bytes, root: Node, prepared: Prepared, options: Options, rewritten: set[int]) -> str | None:
+    """Render one copy, parse it with Python's email package and compare with our view of the input.
+
+    Two parsers must agree: the same parts in the same order, every part not rewritten with the
+    same body bytes, every rewritten part decoding to exactly the intended text, the same
+    top-level header fields apart from the promised edits. None when all is as intended.
+    """
+    placeholder = _Placeholder(options.public_url.rstrip("/"))
+    out, texts = _render(prepared, placeholder, check=True)
+    fast, _ = _render(prepared, placeholder)
+    if fast != out:
+        return "the pre-encoded quoted-printable body differs from encoding the whole"
     after = email.message_from_bytes(out, policy=compat32)
-    skip = remove | {"message-id", "content-transfer-encoding", "content-type", "mime-version"}
-    if [(k.lower(), v) for k, v in before.items() if k.lower() not in skip] != [
+    skip = set(options.remove_fields) | {"message-id", "content-transfer-encoding", "content-type", "mime-version"}
+    if [(k.lower(), v) for k, v in root.headers.items() if k.lower() not in skip] != [
         (k.lower(), v) for k, v in after.items() if k.lower() not in skip
     ]:
         return "top-level header fields changed"
     if prepared.message_id and not any(prepared.message_id in str(v) for v in after.get_all("message-id", [])):
         return "Message-ID not kept"
-    parts_before, parts_after = list(before.walk()), list(after.walk())
-    if [p.get_content_type() for p in parts_before] != [p.get_content_type() for p in parts_after]:
+    mine, theirs = _tree(root), _their_tree(after)
+    if [n.content_type for n in mine] != [m.get_content_type() for m in theirs]:
         return "MIME structure changed"
     expected = iter(texts)
-    for b, a in zip(parts_before, parts_after, strict=True):
-        if b.is_multipart():
+    for node, part in zip(mine, theirs, strict=True):
+        if node.children or (part.is_multipart() and part.get_content_maintype() != "message"):
             continue
-        pa = a.get_payload(decode=True)
-        if b.get_payload(decode=True) == pa:
+        if id(node) in rewritten:
+            if part.get_payload(decode=True) != next(expected, None):
+                return "a rewritten part does not decode to the intended text"
             continue
-        want = next(expected, None)
-        if want is None:
+        if part.get_content_maintype() == "message":
+            continue  # its bytes are copied as they are; Python parses it as a message
+        body, _ = split_body_eol(raw[node.body_start : node.end], node.in_multipart)
+        ours = decode_body(body, transfer_encoding(node.headers))
+        if ours is not None and part.get_payload(decode=True) != ours:
             return "a part that was not rewritten changed"
-        if want != pa:
-            return "a rewritten part does not decode to the intended text"
     if next(expected, None) is not None:
         return "a rewritten part was not found where expected"
     return None
+
+
+def _tree(node: Node) -> list[Node]:
+    out = [node]
+    for c in node.children:
+        out.extend(_tree(c))
+    return out
+
+
+def _their_tree(msg: Message) -> list[Message]:
+    """Python's parts in order, without entering attached messages (we do not either)."""
+    out = [msg]
+    if msg.is_multipart() and msg.get_content_maintype() != "message":
+        for part in msg.get_payload():
+            if isinstance(part, Message):
+                out.extend(_their_tree(part))
+    return out

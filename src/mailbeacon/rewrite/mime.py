@@ -13,6 +13,7 @@ import base64
 import binascii
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -25,6 +26,7 @@ _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-
 #: codecs whose bytes for ASCII markup are not plain ASCII, or that shift state
 _NOT_ASCII_SAFE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz", "utf_16_be", "utf_16_le", "utf_32_be", "utf_32_le")
 MAX_LINE = 998
+_DELIMITER_TAIL = re.compile(rb"(--)?[ \t]*(?:\r\n|\r|\n|$)")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _LONG_LINE = re.compile(rb"[^\r\n]{%d,}" % (MAX_LINE + 1))
 
@@ -67,13 +69,11 @@ class Node:
         return bool(self.children) or self.headers.get_content_maintype() == "multipart"
 
 
-def lines(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
-    """(start, end) of each line in raw[start:end], line ends included."""
-    out = []
+def lines(raw: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line in raw[start:end], line ends included; lazily."""
     for m in _LINE.finditer(raw, start, end):
         if m.end() > m.start():
-            out.append((m.start(), m.end()))
-    return out
+            yield m.start(), m.end()
 
 
 def parse_node(
@@ -131,19 +131,25 @@ def parse_node(
 
 def _split_multipart(raw: bytes, node: Node, boundary: str, depth: int) -> None:
     try:
-        sep = re.escape(b"--" + boundary.encode("ascii"))
+        sep = b"--" + boundary.encode("ascii")
     except UnicodeEncodeError:
         return
-    tail = rb"(--)?[ \t]*(?:\r\n|\r|\n|$)"
     starts: list[tuple[int, int, bool]] = []  # (line start, line end, is close delimiter)
-    at_line_start = node.body_start == 0 or raw[node.body_start - 1 : node.body_start] in (b"\r", b"\n")
-    first = None if at_line_start else re.compile(sep + tail).match(raw, node.body_start, node.end)
-    found = [first] if first is not None else []
-    found_iter = re.compile(rb"(?<=[\r\n])" + sep + tail).finditer(raw, node.body_start, node.end)
-    for m in (*found, *found_iter):
-        starts.append((m.start(), m.end(), m.group(1) is not None))
+    pos = node.body_start
+    while True:
+        i = raw.find(sep, pos, node.end)
+        if i < 0:
+            break
+        pos = i + 1
+        if i != node.body_start and raw[i - 1] not in b"\r\n":
+            continue  # a boundary line starts a line
+        m = _DELIMITER_TAIL.match(raw, i + len(sep), node.end)
+        if m is None:
+            continue
+        starts.append((i, m.end(), m.group(1) is not None))
         if m.group(1) is not None:
             break
+        pos = m.end()
     if not starts or starts[0][2]:
         return
     digest = node.headers.get_content_subtype() == "digest"
@@ -220,14 +226,14 @@ def encode_body(data: bytes, cte: str, eol: bytes) -> tuple[bytes, str]:
         eight_bit = cte in ("", "7bit") and not data.isascii()
         if not long_line and not eight_bit:
             return data, cte
-    if not _uniform_line_ends(data, eol):
+    if not uniform_line_ends(data, eol):
         # bare CRs or line ends other than the message's: only base64 keeps such bytes exact
         return base64.encodebytes(data).replace(b"\n", eol), "base64"
     qp = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
     return qp.replace(b"\r\n", b"\n").replace(b"\n", eol), "quoted-printable"
 
 
-def _uniform_line_ends(data: bytes, eol: bytes) -> bool:
+def uniform_line_ends(data: bytes, eol: bytes) -> bool:
     if eol == b"\r\n":
         return data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n")
     return eol not in (b"\r",) and b"\r" not in data
