@@ -98,9 +98,7 @@ def _line(code: int, text: str) -> str:
 
 def _refusal(exc: BaseException, upstream: Upstream) -> str:
     """The reply for a failed upstream step: its own code and text, or 451 when it could not answer."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException) and 400 <= exc.code < 600:
-        return _line(exc.code, exc.message)
-    return _line(451, f"4.4.1 The outgoing server {upstream.where} cannot be reached ({exc}); try again later")
+    return _line(*_code_text(exc, upstream))
 
 
 class _Relay:
@@ -229,7 +227,9 @@ class _Relay:
 def _code_text(exc: BaseException, upstream: Upstream) -> tuple[int, str]:
     if isinstance(exc, aiosmtplib.SMTPResponseException) and 400 <= exc.code < 600:
         return exc.code, exc.message
-    return 451, f"4.4.1 The outgoing server {upstream.where} cannot be reached ({exc}); try again later"
+    if isinstance(exc, OSError | aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected | TimeoutError):
+        return 451, f"4.4.1 The outgoing server {upstream.where} cannot be reached ({exc}); try again later"
+    return 451, f"4.4.0 The outgoing server {upstream.where} failed ({exc}); try again later"
 
 
 @dataclass(slots=True)
@@ -504,17 +504,7 @@ class _Handler:
 
     async def _relay(self, server: _Server, user: User) -> _Relay | str:
         try:
-            url = self.runtime.credentials.decrypt(user.upstream_smtp) if user.upstream_smtp else ""
-        except ConfigError as exc:
-            return _line(451, f"4.3.5 Your own outgoing server settings cannot be read: {exc}")
-        url = url or self.runtime.settings.upstream_smtp
-        if not url:
-            return (
-                "451 4.3.5 No outgoing server is configured: the administrator must set upstream_smtp "
-                "(or set your own with `mailbeacon user set-upstream`)"
-            )
-        try:
-            upstream = Upstream.parse(url)
+            upstream = upstream_for(self.runtime, user)
         except ConfigError as exc:
             return _line(451, f"4.3.5 {exc}")
         if server.relay is not None and server.relay.upstream != upstream:
@@ -523,6 +513,38 @@ class _Handler:
         if server.relay is None:
             server.relay = _Relay(upstream, self.runtime.settings.smtp_timeout, self.hostname)
         return server.relay
+
+
+def upstream_for(runtime: Runtime, user: User) -> Upstream:
+    """The user's own upstream server (stored encrypted), else the server's `upstream_smtp`."""
+    try:
+        url = runtime.credentials.decrypt(user.upstream_smtp) if user.upstream_smtp else ""
+    except ConfigError as exc:
+        raise ConfigError(f"the outgoing server settings of {user.email} cannot be read: {exc}") from exc
+    url = url or runtime.settings.upstream_smtp
+    if not url:
+        raise ConfigError(
+            "No outgoing server is configured: the administrator must set upstream_smtp "
+            "(or set your own with `mailbeacon user set-upstream`)"
+        )
+    return Upstream.parse(url)
+
+
+async def relay(runtime: Runtime, result: Instrumented) -> dict[str, tuple[int, str]]:
+    """Send each copy of an instrumented message through the sender's upstream server.
+
+    Returns the upstream's (code, text) per recipient address; raises `ConfigError` when no
+    upstream is configured. For scripts and the `mailbeacon send` command.
+    """
+    user = await asyncio.to_thread(runtime.store.user, result.user_id)
+    upstream = upstream_for(runtime, user)
+    hostname = urlsplit(runtime.public_url).hostname or "mailbeacon"
+    client = _Relay(upstream, runtime.settings.smtp_timeout, hostname)
+    options = [] if all(c.data.isascii() for c in result.copies) else ["BODY=8BITMIME"]
+    try:
+        return await client.deliver(result.sender, [(c.address, c.data) for c in result.copies], options)
+    finally:
+        await client.close()
 
 
 def _user_of(session: Session) -> User | None:

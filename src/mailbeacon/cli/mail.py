@@ -1,0 +1,112 @@
+"""Outgoing mail from the command line: a user's own upstream server, and sending a message."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..addresses import normalise
+from ..config import mask
+from ..errors import InvalidInput, UpstreamPermanent, UpstreamTemporary
+from .admin import user_app
+from .base import app, console, print_json, state
+
+
+@user_app.command("set-upstream")
+def user_set_upstream(
+    email: str,
+    url: Annotated[str, typer.Argument(help="smtp://, smtp+starttls:// or smtps:// URL; '' for the server's.")],
+) -> None:
+    """Relay a user's mail through their own account at an SMTP server (stored encrypted)."""
+    from ..smtp import Upstream
+
+    rt = state.runtime()
+    user = rt.store.user(normalise(email))
+    if not url:
+        rt.store.update_user(user.id, upstream_smtp="")
+        console.print(f"{user.email} relays through the server's upstream_smtp again.")
+        return
+    Upstream.parse(url)  # a clear error now rather than at the first send
+    rt.store.update_user(user.id, upstream_smtp=rt.credentials.encrypt(url))
+    console.print(f"{user.email} now relays through {mask(url)}.", highlight=False)
+
+
+@app.command("send")
+def send(
+    message: Annotated[Path, typer.Argument(help="The message (.eml, RFC 5322); '-' reads standard input.")],
+    sender: Annotated[str, typer.Option("--from", help="One of your mailbeacon addresses.")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Envelope recipient (repeatable). Default: To, Cc and Bcc.")
+    ] = None,
+    track: Annotated[str | None, typer.Option("--track", help="off, opens, clicks or all (this email only).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Record and write the copies as files next to MESSAGE; send nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Instrument a message and send one copy per recipient through the upstream server."""
+    from ..instrument import instrument
+    from ..smtp import relay
+
+    raw = sys.stdin.buffer.read() if str(message) == "-" else _read(message)
+    rt = state.runtime()
+    result = instrument(rt, raw, sender=sender, recipients=to or None, track=track, source="cli")
+    outcome: dict[str, tuple[int, str]] = {}
+    if dry_run:
+        stem = "stdin" if str(message) == "-" else message.stem
+        folder = Path(".") if str(message) == "-" else message.parent
+        for copy in result.copies:
+            path = folder / f"{stem}.{copy.recipient_id}.eml"
+            path.write_bytes(copy.data)
+            outcome[copy.address] = (0, f"written to {path}")
+    else:
+        outcome = asyncio.run(relay(rt, result))
+    rows: list[dict[str, Any]] = [
+        {
+            "address": c.address,
+            "field": c.field.value,
+            "relation": c.relation.value,
+            "code": outcome[c.address][0],
+            "reply": outcome[c.address][1],
+        }
+        for c in result.copies
+    ]
+    if as_json:
+        print_json(
+            {
+                "message_id": result.message_id,
+                "rfc_message_id": result.rfc_message_id,
+                "tracking": {"opens": result.tracking.opens, "clicks": result.tracking.clicks},
+                "instrumented": result.instrumented,
+                "failure": result.failure,
+                "notes": list(result.notes),
+                "links": len(result.links),
+                "recipients": rows,
+            }
+        )
+    else:
+        what = (
+            "instrumented" if result.instrumented else f"sent untouched ({result.failure or ', '.join(result.notes)})"
+        )
+        console.print(f"Message {result.rfc_message_id} {what}; {len(result.links)} tracked link(s).", highlight=False)
+        table = Table("recipient", "field", "relation", "upstream reply")
+        for r in rows:
+            table.add_row(r["address"], r["field"], r["relation"], f"{r['code'] or ''} {r['reply']}".strip())
+        console.print(table)
+    failed = {a: ct for a, ct in outcome.items() if ct[0] >= 300}
+    if failed:
+        address, (code, text) = next(iter(failed.items()))
+        error = UpstreamTemporary if code < 500 else UpstreamPermanent
+        raise error(f"not delivered to {len(failed)} recipient(s), e.g. {address}: {code} {text}", code)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
