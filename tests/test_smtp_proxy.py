@@ -8,11 +8,13 @@ import datetime as dt
 import email
 import re
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage, Message
 from email.policy import compat32
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -434,3 +436,69 @@ def test_upstream_urls() -> None:
     assert Upstream.parse("smtp+starttls://mx.test:2587") == Upstream("mx.test", 2587, starttls=True)
     with pytest.raises(ConfigError):
         Upstream.parse("http://mx.test")
+
+
+class SlowSink(Sink):
+    """Holds the answer to DATA until released (to stop the proxy while a relay is in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.entered.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_stop_lets_a_relay_in_flight_finish(runtime: Runtime, tmp_path: Path) -> None:
+    slow, port = SlowSink(), free_port()
+    controller = Controller(slow, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rt = make_runtime(runtime, smtp="127.0.0.1:0", upstream_smtp=f"smtp://127.0.0.1:{port}")
+        p = await start_smtp_proxy(rt)
+        path = write_message(tmp_path, "<p>x</p>", To="bob@client.test")
+        client = asyncio.create_task(
+            swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.test", "--data", f"@{path}")
+        )
+        assert await asyncio.to_thread(slow.entered.wait, 30)
+        stopping = asyncio.create_task(p.stop())
+        await asyncio.sleep(0)
+        assert not stopping.done()  # waiting for the relay, not cutting it
+        slow.release.set()
+        rc, out = await client
+        await stopping
+    finally:
+        controller.stop()
+    assert rc == 0 and "250 2.0.0 Delivered to 1 recipient" in out
+    assert len(slow.received) == 1
+
+
+async def test_a_session_survives_the_upstream_closing_an_idle_connection(runtime: Runtime) -> None:
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    rt = make_runtime(runtime, smtp="127.0.0.1:0", upstream_smtp=f"smtp://127.0.0.1:{port}")
+    p = await start_smtp_proxy(rt)
+    msg = EmailMessage()
+    msg["From"] = "alice@acme.test"
+    msg["To"] = "bob@client.test"
+    msg.set_content("<p><a href='https://x.test/'>x</a></p>", subtype="html")
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=p.port, start_tls=False)
+    try:
+        await client.connect()
+        await client.login("alice@acme.test", "s3cret")
+        await client.send_message(msg)
+        # the upstream restarts: the proxy's idle connection to it is gone
+        await asyncio.to_thread(controller.stop)
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        await asyncio.to_thread(controller.start)
+        await client.send_message(msg)  # same client session, second transaction
+        await client.quit()
+    finally:
+        await p.stop()
+        await asyncio.to_thread(controller.stop)
+    assert [d.rcpt_tos for d in handler.received] == [["bob@client.test"], ["bob@client.test"]]

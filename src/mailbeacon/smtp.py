@@ -143,17 +143,25 @@ class _Relay:
 
     async def begin(self, sender: str, mail_options: list[str]) -> str | None:
         """Open an upstream transaction; None when the upstream accepted the sender."""
-        try:
-            client = await self._ensure()
-            if self.in_transaction:
-                await client.rset()
-            self.in_transaction, self.recipients = False, []
-            await client.mail(sender, options=self._options(client, mail_options), encoding="utf-8")
-        except Exception as exc:
-            await self._forget_if_broken()
-            return _refusal(exc, self.upstream)
-        self.in_transaction = True
-        return None
+        for attempt in (1, 2):
+            try:
+                client = await self._ensure()
+                if self.in_transaction:
+                    await client.rset()
+                self.in_transaction, self.recipients = False, []
+                await client.mail(sender, options=self._options(client, mail_options), encoding="utf-8")
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                # an idle connection the upstream closed meanwhile: connect again, once
+                self.client = None
+                if attempt == 2:
+                    return _refusal(exc, self.upstream)
+                continue
+            except Exception as exc:
+                await self._forget_if_broken()
+                return _refusal(exc, self.upstream)
+            self.in_transaction = True
+            return None
+        return None  # not reached
 
     async def add(self, recipient: str) -> str | None:
         """Ask the upstream about one recipient; None when accepted."""
@@ -293,6 +301,9 @@ class _Handler:
         self.sessions: set[_Server] = set()
         self.memory = _RetryMemory()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.busy = 0  # sessions between the end of DATA and their answer
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     def background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -407,6 +418,16 @@ class _Handler:
         return "250 2.0.0 OK"
 
     async def handle_DATA(self, server: _Server, session: Session, envelope: Envelope) -> str:
+        self.busy += 1
+        self.idle.clear()
+        try:
+            return await self._data(server, session, envelope)
+        finally:
+            self.busy -= 1
+            if not self.busy:
+                self.idle.set()
+
+    async def _data(self, server: _Server, session: Session, envelope: Envelope) -> str:
         user = _user_of(session)
         relay = server.relay
         sender = envelope.mail_from
@@ -417,7 +438,11 @@ class _Handler:
         if refused is not None:
             await relay.reset()
             return refused
-        targets = {a: try_normalise(a) or a for a in envelope.rcpt_tos}
+        targets: dict[str, str] = {}  # envelope address as given -> normalised (one each)
+        for a in envelope.rcpt_tos:
+            n = try_normalise(a) or a
+            if n not in targets.values():
+                targets[a] = n
         key = (user.id, hashlib.sha256(content).hexdigest())
         now = self.runtime.clock()
         pending = self.memory.get(key, now)
@@ -611,12 +636,16 @@ class SmtpProxy:
         while self._handler._tasks:
             await asyncio.gather(*list(self._handler._tasks), return_exceptions=True)
 
-    async def stop(self, grace: float = 30.0) -> None:
+    async def stop(self, grace: float = 60.0) -> None:
+        """Stop listening, let messages being relayed get their answer, then close every session.
+
+        A client whose transaction is cut before DATA ended has had nothing accepted: it retries.
+        """
         self._server.close()
         try:
-            await asyncio.wait_for(self._server.wait_closed(), grace)
+            await asyncio.wait_for(self._handler.idle.wait(), grace)
         except TimeoutError:
-            log.warning("SMTP sessions still open after %.0f s; closing them", grace)
+            log.warning("SMTP relays still running after %.0f s; closing their sessions", grace)
         for session in list(self._handler.sessions):
             if session.transport is not None:
                 session.transport.close()
