@@ -473,7 +473,8 @@ async def test_stop_lets_a_relay_in_flight_finish(runtime: Runtime, tmp_path: Pa
         await stopping
     finally:
         controller.stop()
-    assert rc == 0 and "250 2.0.0 Delivered to 1 recipient" in out
+    # the message got its answer; the session may then be closed before swaks' QUIT (rc 6)
+    assert "<-  250 2.0.0 Delivered to 1 recipient" in out and rc in (0, 6), out
     assert len(slow.received) == 1
 
 
