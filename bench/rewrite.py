@@ -54,7 +54,7 @@ BODIES = [
 
 
 def build_html() -> str:
-    from mailbeacon.rewrite.html import HtmlOptions, scan_html
+    from mailbeacon.rewrite import HtmlOptions, scan_html
 
     def body(name: str) -> str:
         text = (CORPUS / name).read_text("utf-8")
@@ -111,8 +111,7 @@ def main() -> int:
     from mailbeacon.instrument import instrument
     from mailbeacon.model import HitKind
     from mailbeacon.passwords import hash_password
-    from mailbeacon.rewrite import Options, prepare, render
-    from mailbeacon.rewrite.html import HtmlOptions, pixel_markup, render_html, scan_html
+    from mailbeacon.rewrite import HtmlOptions, Options, pixel_markup, prepare, render, render_html, scan_html
     from mailbeacon.runtime import Runtime
     from mailbeacon.tokens import Keyring
 

@@ -16,7 +16,7 @@ from mailbeacon.errors import AuthError, InvalidInput
 from mailbeacon.instrument import Instrumented, choose_tracking, instrument
 from mailbeacon.model import HitKind, RecipientField, Relation, TrackMode
 from mailbeacon.passwords import hash_password
-from mailbeacon.rewrite.html import NEUTRAL_IMAGE
+from mailbeacon.rewrite import NEUTRAL_IMAGE
 from mailbeacon.runtime import Runtime
 
 PUBLIC = "http://t.example.test"

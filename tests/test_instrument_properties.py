@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from conftest import CORPUS
 from mailbeacon.instrument import instrument
 from mailbeacon.passwords import hash_password
-from mailbeacon.rewrite import Options, prepare, render, untouched
-from mailbeacon.rewrite.html import HtmlOptions, render_html, scan_html
+from mailbeacon.rewrite import HtmlOptions, Options, prepare, render, render_html, scan_html, untouched
 from mailbeacon.runtime import Runtime
 from test_rewrite_html import MARKUP, PUBLIC, TRACKED, undo
 from test_rewrite_mime import FakeUrls, check_message

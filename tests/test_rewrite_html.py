@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS
-from mailbeacon.rewrite.html import (
+from mailbeacon.rewrite import (
     NEUTRAL_IMAGE,
     HtmlOptions,
     OwnUrl,

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS
-from mailbeacon.rewrite import Options, Prepared, prepare, render, untouched
-from mailbeacon.rewrite.html import NEUTRAL_IMAGE, OwnUrl, pixel_markup
+from mailbeacon.rewrite import NEUTRAL_IMAGE, Options, OwnUrl, Prepared, pixel_markup, prepare, render, untouched
 from test_rewrite_html import DECOY, MARKUP, PIXEL, PUBLIC, TRACKED, live_links, undo
 
 EML_FILES = sorted((CORPUS / "eml").rglob("*.eml"))

@@ -10,8 +10,10 @@ the click tokens); `urls` gives one recipient's click, pixel and decoy URLs. See
 
 from __future__ import annotations
 
-from .html import NEUTRAL_IMAGE, HtmlOptions, HtmlPlan, OwnUrl, Resolver, scan_html, unescape_attr
+from .html import NEUTRAL_IMAGE, HtmlOptions, scan_html
 from .message import Options, Prepared, Urls, prepare, render, root_headers, untouched
+from .plan import HtmlPlan, pixel_markup, render_html
+from .urls import OwnUrl, Resolver, unescape_attr
 
 __all__ = [
     "NEUTRAL_IMAGE",
@@ -22,8 +24,10 @@ __all__ = [
     "Prepared",
     "Resolver",
     "Urls",
+    "pixel_markup",
     "prepare",
     "render",
+    "render_html",
     "root_headers",
     "scan_html",
     "unescape_attr",

@@ -23,17 +23,28 @@ the kept text with that recipient's URLs (the expensive part is done once).
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.entities import html5 as _ENTITIES
-from typing import Literal
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import urljoin
+
+from .plan import PIXEL, HtmlPlan, LinkSlot, Piece
+from .urls import (
+    SCHEME,
+    UNSTORABLE,
+    WS,
+    OwnUrl,
+    Resolver,
+    clean_url,
+    escape_attr,
+    http_scheme,
+    is_placeholder,
+    needs_quotes,
+    unescape_attr,
+    wrapped_urls,
+)
 
 # -- tokenizer ----------------------------------------------------------------------------------
 
-_WS = "\t\n\f\r "
 # An attribute list, exactly as the HTML5 tokenizer splits it. Atomic groups and possessive
 # quantifiers keep it linear on malformed input (no backtracking).
 _ATTRS = (
@@ -71,72 +82,9 @@ _RAWTEXT = frozenset({"script", "style", "xmp", "iframe", "noembed", "noframes",
 _RAWTEXT_END = {name: re.compile(r"</(?i:" + name + r")(?=[\t\n\f\r />])") for name in _RAWTEXT}
 _LINK_TAGS = frozenset({"a", "area"})
 
-# -- URL classification --------------------------------------------------------------------------
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
-_PLACEHOLDER = re.compile(r"\{\{|\{%|\*\||\|\*|%%|\$\{|<%|\[\[|%7[bB]%7[bB]|%7[bB]%25|%recipient\.")
-_STRIP = re.compile(r"[\t\n\r]")
-_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
-_CHARREF = re.compile(r"&(?:#([0-9]+);?|#[xX]([0-9a-fA-F]+);?|([A-Za-z][A-Za-z0-9]*)(;?))")
 #: what an old pixel of ours becomes: a transparent 1x1 GIF that loads from nowhere
 NEUTRAL_IMAGE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 _SKIP_VALUES = frozenset({"off", "false", "no", "skip"})
-
-OwnKind = Literal["open", "click", "decoy"]
-
-
-@dataclass(frozen=True, slots=True)
-class OwnUrl:
-    """What one of our own tracking URLs (found in the message being sent) stands for.
-
-    `original` is the URL a click token redirects to (None when unknown: the link is then left).
-    """
-
-    kind: OwnKind
-    original: str | None = None
-
-
-#: given an absolute URL under the public URL, say whether it is one of ours (None: it is not)
-Resolver = Callable[[str], OwnUrl | None]
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSlot:
-    """A tracked link: local index in this part, and how its attribute value is quoted."""
-
-    index: int
-    quote: str
-
-
-class _PixelSlot:
-    __slots__ = ()
-
-
-PIXEL = _PixelSlot()
-
-Piece = str | LinkSlot | _PixelSlot
-
-
-@dataclass(slots=True)
-class HtmlPlan:
-    """One HTML text, cut into kept text and per-recipient slots.
-
-    `links` are the original URLs of the link slots, by local index in document order.
-    `edited` says whether recipient-independent edits were made (neutralised old tracking URLs,
-    removed `data-mailbeacon` attributes); `inject` whether there is a slot for the pixel.
-    """
-
-    pieces: list[Piece]
-    links: list[str]
-    notes: list[str] = field(default_factory=list)
-    inject: bool = False
-    edited: bool = False
-    neutralised: int = 0
-    restored: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return self.edited or self.inject or bool(self.links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,61 +115,6 @@ class _Scan:
 
     def note(self, code: str) -> None:
         self.notes[code] = self.notes.get(code, 0) + 1
-
-
-def unescape_attr(value: str) -> str:
-    """Decode character references as the HTML5 tokenizer does inside an attribute value.
-
-    Unlike `html.unescape`, a named reference without `;` followed by `=` or a letter/digit stays
-    literal (`?a=1&copy=2` keeps `&copy`), as browsers do in attributes.
-    """
-    if "&" not in value:
-        return value
-
-    def repl(m: re.Match[str]) -> str:
-        if m.group(1) is not None or m.group(2) is not None:
-            return html.unescape(m.group(0))
-        name, semi = m.group(3), m.group(4)
-        if semi and name + ";" in _ENTITIES:
-            return _ENTITIES[name + ";"]
-        if not semi and name in _ENTITIES:
-            nxt = value[m.end() : m.end() + 1]
-            if nxt != "=":
-                return _ENTITIES[name]
-        return m.group(0)
-
-    return _CHARREF.sub(repl, value)
-
-
-def escape_attr(value: str, quote: str) -> str:
-    """Text for an attribute value quoted with `quote` ('"', "'", '' for unquoted, "raw" for none)."""
-    if quote == "raw":
-        return value
-    value = value.replace("&", "&amp;")
-    if quote == '"':
-        return value.replace('"', "&quot;")
-    if quote == "'":
-        return value.replace("'", "&#39;")
-    return value.replace('"', "&quot;").replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _needs_quotes(value: str) -> bool:
-    return not value or any(c in value for c in "\t\n\f\r \"'=<>`")
-
-
-def clean_url(decoded: str) -> str:
-    """The URL a browser would use: outer ASCII whitespace stripped, tabs and newlines removed."""
-    return _STRIP.sub("", decoded.strip(_WS))
-
-
-def is_placeholder(value: str) -> bool:
-    """A template placeholder (`{{x}}`, `*|X|*`, `%%x%%`, `${x}` ...): not a final URL."""
-    return _PLACEHOLDER.search(value) is not None
-
-
-def http_scheme(url: str) -> bool:
-    m = _SCHEME.match(url)
-    return m is not None and m.group(1).lower() in ("http", "https")
 
 
 def scan_html(text: str, opts: HtmlOptions) -> HtmlPlan:
@@ -354,7 +247,7 @@ def _absolute(st: _Scan, url: str) -> str | None:
     """The absolute http(s) URL a link goes to, or None when it is not one to track."""
     if not url or url.startswith("#"):
         return None
-    m = _SCHEME.match(url)
+    m = SCHEME.match(url)
     if m is not None:
         return url if m.group(1).lower() in ("http", "https") else None
     if st.base is None:
@@ -369,15 +262,7 @@ def _absolute(st: _Scan, url: str) -> str | None:
 
 def _own(st: _Scan, url: str) -> tuple[bool, OwnUrl | None]:
     """Is this URL (or a URL wrapped inside it) ours? Returns (under our public URL, what it is)."""
-    candidates = [url]
-    if "#" in url:
-        candidates.append(url.split("#", 1)[1])
-    if "?" in url:
-        try:
-            candidates.extend(v for _, v in parse_qsl(urlsplit(url).query) if http_scheme(v))
-        except ValueError:
-            pass
-    for cand in candidates:
+    for cand in wrapped_urls(url):
         if cand.lower().startswith(st.own_prefix):
             resolve = st.opts.resolve
             return True, resolve(cand) if resolve is not None else None
@@ -391,9 +276,9 @@ def _link_tag(st: _Scan, m: re.Match[str], lname: str) -> None:
     marker = attrs.get("data-mailbeacon")
     skip = False
     if marker is not None:
-        skip = unescape_attr(text[marker.vs : marker.ve]).strip(_WS).lower() in _SKIP_VALUES
+        skip = unescape_attr(text[marker.vs : marker.ve]).strip(WS).lower() in _SKIP_VALUES
         start = marker.start
-        while start > m.start("sa") and text[start - 1] in _WS:
+        while start > m.start("sa") and text[start - 1] in WS:
             start -= 1
         st.edits.append((start, marker.end, ""))  # the attribute and the whitespace before it
         if skip:
@@ -428,7 +313,7 @@ def _link_tag(st: _Scan, m: re.Match[str], lname: str) -> None:
         return
     if skip or not st.opts.clicks:
         return
-    if _UNSTORABLE.search(absolute):
+    if UNSTORABLE.search(absolute):
         st.note("link-with-undecodable-bytes-left")
         return
     st.edits.append((vs, ve, LinkSlot(len(st.links), quote)))
@@ -468,38 +353,7 @@ def _base_tag(st: _Scan, m: re.Match[str]) -> None:
 
 
 def _replace_value(st: _Scan, vs: int, ve: int, quote: str, value: str) -> None:
-    if quote == "" and _needs_quotes(value):
+    if quote == "" and needs_quotes(value):
         st.edits.append((vs, ve, '"' + escape_attr(value, '"') + '"'))
     else:
         st.edits.append((vs, ve, escape_attr(value, quote)))
-
-
-def render_html(plan: HtmlPlan, click: Callable[[int], str], pixel_markup: str) -> str:
-    """One recipient's HTML: `click(local index)` gives a tracked URL, `pixel_markup` the pixel."""
-    out: list[str] = []
-    for p in plan.pieces:
-        if type(p) is str:
-            out.append(p)
-        elif type(p) is LinkSlot:
-            out.append(escape_attr(click(p.index), p.quote))
-        else:
-            out.append(pixel_markup)
-    return "".join(out)
-
-
-def pixel_markup(pixel_url: str | None, decoy_url: str | None) -> str:
-    """The injected pixel and the hidden decoy link (either may be absent)."""
-    parts = []
-    if pixel_url is not None:
-        parts.append(
-            f'<img src="{escape_attr(pixel_url, chr(34))}" width="1" height="1" alt="" border="0" '
-            'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;overflow:hidden" />'
-        )
-    if decoy_url is not None:
-        # not visible, not focusable, hidden from assistive technology, and no text to read
-        parts.append(
-            f'<a href="{escape_attr(decoy_url, chr(34))}" tabindex="-1" aria-hidden="true" '
-            'style="display:none!important;font-size:0;line-height:0;max-height:0;max-width:0;'
-            'overflow:hidden;mso-hide:all"></a>'
-        )
-    return "".join(parts)

@@ -13,30 +13,29 @@ exception - the result is the original message with only the header edits, and s
 
 from __future__ import annotations
 
-import binascii
-import email
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from email.policy import compat32
 from typing import Protocol
 
-from .html import HtmlOptions, HtmlPlan, Piece, Resolver, pixel_markup, render_html, scan_html
+from .check import compare
+from .html import HtmlOptions, scan_html
 from .mime import (
     Node,
     TextCodec,
     ascii_safe,
     decode_body,
     decode_text,
-    encode_body,
     eol_of,
     parse_node,
     split_body_eol,
     transfer_encoding,
-    uniform_line_ends,
 )
+from .parts import PartSlot, qp_segments, rebuild_headers
+from .plan import pixel_markup
 from .text import scan_text, signed_text
+from .urls import Resolver
 
 #: content types whose bytes a signature or encryption covers: never altered, never entered
 SIGNED_TYPES = frozenset(
@@ -52,7 +51,6 @@ SIGNED_TYPES = frozenset(
 SIGNATURE_FIELDS = ("dkim-signature", "arc-seal", "arc-message-signature")
 REMOVED_FIELDS = frozenset({"bcc", "x-mailbeacon-track"})
 _MSGID = re.compile(r"<[^<>\s]+>")
-_CHARSET_PARAM = re.compile(r"charset\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^;\s]*)", re.IGNORECASE)
 
 
 class Urls(Protocol):
@@ -80,37 +78,6 @@ class Options:
     remove_fields: frozenset[str] = REMOVED_FIELDS
 
 
-@dataclass(slots=True)
-class _Slot:
-    """A rewritten part: renders its header block and body for one recipient."""
-
-    plan: HtmlPlan
-    is_html: bool
-    offset: int
-    codec: TextCodec
-    cte: str
-    eol: bytes
-    trailing: bytes
-    header_for: Callable[[str], bytes]
-    #: quoted-printable body with the lines that hold no slot encoded once (see `_qp_segments`)
-    qp: list[bytes | HtmlPlan] | None = None
-
-    def render(self, click: Callable[[int], str], markup: str, *, check: bool = False) -> tuple[bytes, bytes]:
-        """(header block + body, the decoded body bytes when `check`, else b"")."""
-        off = self.offset
-        fn = (lambda i: click(off + i)) if off else click
-        codec, errors = self.codec.codec, self.codec.errors
-        if self.qp is not None and not check:
-            out = [
-                seg if isinstance(seg, bytes) else _qp(render_html(seg, fn, markup).encode(codec, errors), self.eol)
-                for seg in self.qp
-            ]
-            return self.header_for("quoted-printable") + b"".join(out) + self.trailing, b""
-        data = render_html(self.plan, fn, markup).encode(codec, errors)
-        body, cte = encode_body(data, self.cte, self.eol)
-        return self.header_for(cte) + body + self.trailing, data
-
-
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A message ready to be rendered per recipient.
@@ -128,7 +95,7 @@ class Prepared:
     decoy: bool
     failure: str | None
     notes: tuple[str, ...]
-    chunks: tuple[bytes | _Slot, ...]
+    chunks: tuple[bytes | PartSlot, ...]
     edited: bool = False
 
     @property
@@ -138,7 +105,7 @@ class Prepared:
 
     @property
     def changed(self) -> bool:
-        return any(type(c) is _Slot for c in self.chunks)
+        return any(type(c) is PartSlot for c in self.chunks)
 
 
 @dataclass(slots=True)
@@ -171,7 +138,7 @@ def _render(prepared: Prepared, urls: Urls, *, check: bool = False) -> tuple[byt
         if type(c) is bytes:
             out.append(c)
         else:
-            assert isinstance(c, _Slot)
+            assert isinstance(c, PartSlot)
             part, data = c.render(urls.click, markup if c.is_html else "", check=check)
             out.append(part)
             texts.append(data)
@@ -237,7 +204,7 @@ def _prepare(
     leaves: list[Node] = []
     _collect(root, leaves, notes)
     inject = options.opens or (options.decoy and options.clicks)
-    slots: list[tuple[Node, _Slot]] = []
+    slots: list[tuple[Node, PartSlot]] = []
     links: list[str] = []
     has_html = False
     for node in leaves:
@@ -250,7 +217,7 @@ def _prepare(
         notes.insert(0, "no-html-part")
     if not slots:
         return untouched(None, notes, has_html)
-    chunks: list[bytes | _Slot] = []
+    chunks: list[bytes | PartSlot] = []
     if slots[0][0] is root:
         chunks.append(slots[0][1])
     else:
@@ -308,7 +275,7 @@ def _plan_part(
     add: bytes,
     *,
     inject: bool,
-) -> _Slot | None:
+) -> PartSlot | None:
     is_html = node.content_type == "text/html"
     if not is_html and not options.rewrite_text:
         return None
@@ -370,66 +337,10 @@ def _plan_part(
             cache[out_cte] = hdr
         return hdr
 
-    slot = _Slot(plan, is_html, offset, codec, cte, eol, trailing, header_for)
+    slot = PartSlot(plan, is_html, offset, codec, cte, eol, trailing, header_for)
     if cte == "quoted-printable" and ascii_safe(codec.codec) and "sig" not in codec.codec:
-        slot.qp = _qp_segments(plan, codec, eol)
+        slot.qp = qp_segments(plan, codec, eol)
     return slot
-
-
-def _qp(data: bytes, eol: bytes) -> bytes:
-    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\r\n", b"\n").replace(b"\n", eol)
-
-
-def _qp_segments(plan: HtmlPlan, codec: TextCodec, eol: bytes) -> list[bytes | HtmlPlan] | None:
-    """Quoted-printable encodes line by line: lines without a slot are the same for every recipient,
-    so they are encoded once here; runs of lines with slots stay plans to render per recipient.
-    None when the text's line ends are not uniform (then the whole body is encoded each time)."""
-    eol_s = eol.decode("ascii")
-    fixed = "".join(p for p in plan.pieces if type(p) is str)
-    try:
-        if not uniform_line_ends(fixed.encode(codec.codec, codec.errors), eol):
-            return None
-    except UnicodeEncodeError:
-        return None
-    n = len(eol_s)
-    segments: list[bytes | HtmlPlan] = []
-    static: list[str] = []  # text since the last segment, no slot in it yet
-    dynamic: list[Piece] | None = None  # lines with slots, from a line start
-    for piece in plan.pieces:
-        if type(piece) is not str:
-            if dynamic is None:  # the line this slot is on starts after the last line end
-                text = "".join(static)
-                cut = text.rfind(eol_s) + n if eol_s in text else 0
-                if cut:
-                    segments.append(_segment([text[:cut]], True, codec, eol))
-                dynamic, static = [text[cut:]], []
-            dynamic.append(piece)
-            continue
-        if dynamic is None:
-            static.append(piece)
-            continue
-        end = piece.find(eol_s)
-        if end < 0:
-            dynamic.append(piece)
-            continue
-        last = piece.rfind(eol_s) + n
-        dynamic.append(piece[: end + n])
-        if last > end + n:  # whole lines without a slot follow: the dynamic run ends here
-            segments.append(_segment(dynamic, False, codec, eol))
-            dynamic, static = None, [piece[end + n :]]
-        else:
-            dynamic.append(piece[end + n :])
-    if dynamic is not None:
-        segments.append(_segment(dynamic, False, codec, eol))
-    elif static:
-        segments.append(_segment(static, True, codec, eol))
-    return segments
-
-
-def _segment(run: Sequence[Piece], static: bool, codec: TextCodec, eol: bytes) -> bytes | HtmlPlan:
-    if static:
-        return _qp("".join(p for p in run if type(p) is str).encode(codec.codec, codec.errors), eol)
-    return HtmlPlan(pieces=list(run), links=[])
 
 
 def _message_id(raw: bytes, root: Node, options: Options, eol: bytes) -> tuple[str, bytes]:
@@ -445,60 +356,6 @@ def _message_id(raw: bytes, root: Node, options: Options, eol: bytes) -> tuple[s
     return new, b"Message-ID: " + new.encode("ascii", "replace") + eol
 
 
-def rebuild_headers(
-    raw: bytes,
-    node: Node,
-    *,
-    remove: set[str] | frozenset[str] = frozenset(),
-    add: bytes = b"",
-    cte: str | None = None,
-    charset: str | None = None,
-    eol: bytes = b"\r\n",
-    mime_version: bool = False,
-) -> bytes:
-    """A node's header block (with its blank line) with fields removed, replaced or added."""
-    if not remove and not add and cte is None and charset is None:
-        return raw[node.start : node.body_start]
-    first = node.fields[0].start if node.fields else node.fields_end
-    out = [raw[node.start : first]]
-    seen_cte = seen_version = False
-    for f in node.fields:
-        if f.name in remove:
-            continue
-        seen_version = seen_version or f.name == "mime-version"
-        if f.name == "content-transfer-encoding" and cte is not None:
-            seen_cte = True
-            out.append(b"Content-Transfer-Encoding: " + cte.encode("ascii") + eol)
-        elif f.name == "content-type" and charset is not None:
-            out.append(_set_charset(raw[f.start : f.end], charset, eol))
-        else:
-            out.append(raw[f.start : f.end])
-    if node.fields:
-        out.append(raw[node.fields[-1].end : node.fields_end])
-    if charset is not None and not any(f.name == "content-type" for f in node.fields):
-        out.append(b'Content-Type: text/plain; charset="' + charset.encode("ascii") + b'"' + eol)
-    if cte is not None and not seen_cte:
-        out.append(b"Content-Transfer-Encoding: " + cte.encode("ascii") + eol)
-    if cte is not None and mime_version and not seen_version:
-        out.append(b"MIME-Version: 1.0" + eol)
-    out.append(add)
-    out.append(raw[node.fields_end : node.body_start])
-    return b"".join(out)
-
-
-def _set_charset(field_bytes: bytes, charset: str, eol: bytes) -> bytes:
-    text = field_bytes.decode("latin-1")
-    if _CHARSET_PARAM.search(text):
-        text = _CHARSET_PARAM.sub(f'charset="{charset}"', text, count=1)
-    else:
-        body = text.rstrip("\r\n")
-        text = body + f'; charset="{charset}"' + text[len(body) :]
-    return text.encode("latin-1")
-
-
-# -- the self-check ------------------------------------------------------------------------------
-
-
 def self_check(raw: bytes, root: Node, prepared: Prepared, options: Options, rewritten: set[int]) -> str | None:
     """Render one copy, parse it with Python's email package and compare with our view of the input.
 
@@ -511,48 +368,12 @@ def self_check(raw: bytes, root: Node, prepared: Prepared, options: Options, rew
     fast, _ = _render(prepared, placeholder)
     if fast != out:
         return "the pre-encoded quoted-printable body differs from encoding the whole"
-    after = email.message_from_bytes(out, policy=compat32)
-    skip = set(options.remove_fields) | {"message-id", "content-transfer-encoding", "content-type", "mime-version"}
-    if [(k.lower(), v) for k, v in root.headers.items() if k.lower() not in skip] != [
-        (k.lower(), v) for k, v in after.items() if k.lower() not in skip
-    ]:
-        return "top-level header fields changed"
-    if prepared.message_id and not any(prepared.message_id in str(v) for v in after.get_all("message-id", [])):
-        return "Message-ID not kept"
-    mine, theirs = _tree(root), _their_tree(after)
-    if [n.content_type for n in mine] != [m.get_content_type() for m in theirs]:
-        return "MIME structure changed"
-    expected = iter(texts)
-    for node, part in zip(mine, theirs, strict=True):
-        if node.children or (part.is_multipart() and part.get_content_maintype() != "message"):
-            continue
-        if id(node) in rewritten:
-            if part.get_payload(decode=True) != next(expected, None):
-                return "a rewritten part does not decode to the intended text"
-            continue
-        if part.get_content_maintype() == "message":
-            continue  # its bytes are copied as they are; Python parses it as a message
-        body, _ = split_body_eol(raw[node.body_start : node.end], node.in_multipart)
-        ours = decode_body(body, transfer_encoding(node.headers))
-        if ours is not None and part.get_payload(decode=True) != ours:
-            return "a part that was not rewritten changed"
-    if next(expected, None) is not None:
-        return "a rewritten part was not found where expected"
-    return None
-
-
-def _tree(node: Node) -> list[Node]:
-    out = [node]
-    for c in node.children:
-        out.extend(_tree(c))
-    return out
-
-
-def _their_tree(msg: Message) -> list[Message]:
-    """Python's parts in order, without entering attached messages (we do not either)."""
-    out = [msg]
-    if msg.is_multipart() and msg.get_content_maintype() != "message":
-        for part in msg.get_payload():
-            if isinstance(part, Message):
-                out.extend(_their_tree(part))
-    return out
+    return compare(
+        raw,
+        root,
+        out,
+        texts,
+        message_id=prepared.message_id,
+        remove_fields=options.remove_fields,
+        rewritten=rewritten,
+    )

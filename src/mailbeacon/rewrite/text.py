@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .html import HtmlPlan, LinkSlot, Piece, is_placeholder
+from .plan import HtmlPlan, LinkSlot, Piece
+from .urls import is_placeholder
 
 _URL = re.compile(r"https?://[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
 _TRAILING = ".,;:!?'\"*_~"
