@@ -120,6 +120,18 @@ def test_one_copy_per_recipient_with_its_own_tokens(any_runtime: Runtime) -> Non
     assert sum(cl.kind is HitKind.DECOY for cl in decoys) == len(result.copies)
 
 
+def test_encoded_display_names_do_not_confuse_addresses(runtime: Runtime) -> None:
+    setup_accounts(runtime)
+    raw = (
+        b"From: =?utf-8?q?Alice_=40_Acme?= <alice@acme.test>\r\n"
+        b"To: =?utf-8?q?Doe=2C_John?= <john@client.test>, =?utf-8?q?eve=40evil.test?= <bob@client.test>\r\n"
+        b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nContent-Type: text/html\r\n\r\n<a href='https://x.test/'>x</a>\r\n"
+    )
+    result = instrument(runtime, raw, sender="alice@acme.test")
+    assert [c.address for c in result.copies] == ["john@client.test", "bob@client.test"]
+    assert runtime.store.message(result.message_id).subject == "Café"
+
+
 def test_explicit_envelope_and_raw_bytes(runtime: Runtime) -> None:
     setup_accounts(runtime)
     msg = make_message(To="bob@client.test", Message_ID="<fixed@acme.test>")

@@ -223,11 +223,21 @@ def message_bytes(message: EmailMessage | Message | bytes | bytearray | memoryvi
     raise InvalidInput("message must be an email.message.EmailMessage or the raw bytes of one")
 
 
-def header_text(value: object) -> str:
-    """A header value as readable text: RFC 2047 words decoded, raw 8-bit bytes read as UTF-8."""
+def header_raw(value: object) -> str:
+    """A header value as found, with raw 8-bit bytes (SMTPUTF8 mail) read as UTF-8.
+
+    Address headers are parsed from this form: encoded words only ever hold display names, and
+    decoding them first could put a comma or an @ where the parser would take it for syntax.
+    """
     raw = str(value)
     if any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
         raw = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return raw
+
+
+def header_text(value: object) -> str:
+    """A header value as readable text: RFC 2047 words decoded, raw 8-bit bytes read as UTF-8."""
+    raw = header_raw(value)
     try:
         return str(make_header(decode_header(raw))).strip()
     except Exception:
@@ -275,7 +285,7 @@ def instrument(
 
     fields: dict[str, RecipientField] = {}
     for name, fld in (("to", RecipientField.TO), ("cc", RecipientField.CC), ("bcc", RecipientField.BCC)):
-        values = [header_text(v) for v in heads.get_all(name, [])]
+        values = [header_raw(v) for v in heads.get_all(name, [])]
         for addr in header_addresses(values):
             fields.setdefault(addr, fld)
     envelope = list(dict.fromkeys(normalise(r) for r in recipients)) if recipients is not None else list(fields)

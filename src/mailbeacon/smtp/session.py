@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from .. import rewrite
 from ..addresses import header_addresses, try_normalise
 from ..errors import AuthError, ConfigError, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
-from ..instrument import Instrumented, header_text, instrument, new_message_id
+from ..instrument import Instrumented, header_raw, instrument, new_message_id
 from ..model import User
 from ..passwords import check_password
 from ..runtime import Runtime
@@ -268,7 +268,7 @@ class Handler:
     def _check_from(self, content: bytes, user: User) -> str | None:
         try:
             heads = rewrite.root_headers(content)
-            values = [header_text(v) for v in heads.get_all("from", [])]
+            values = [header_raw(v) for v in heads.get_all("from", [])]
         except Exception:
             return None
         own = {a.lower() for a in user.addresses}
