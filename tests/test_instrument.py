@@ -13,11 +13,12 @@ import pytest
 import mailbeacon
 from conftest import CORPUS
 from mailbeacon.errors import AuthError, InvalidInput
-from mailbeacon.instrument import Instrumented, choose_tracking, instrument
+from mailbeacon.instrument import Instrumented, instrument
 from mailbeacon.model import HitKind, RecipientField, Relation, TrackMode
 from mailbeacon.passwords import hash_password
 from mailbeacon.rewrite import NEUTRAL_IMAGE
 from mailbeacon.runtime import Runtime
+from mailbeacon.switches import choose_tracking
 
 PUBLIC = "http://t.example.test"
 URL = re.compile(re.escape(PUBLIC) + r"/([oc])/([A-Za-z0-9_-]+)(\.gif)?")

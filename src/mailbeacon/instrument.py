@@ -18,7 +18,7 @@ import re
 import secrets
 import sys
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.header import decode_header, make_header
@@ -30,40 +30,13 @@ from . import rewrite
 from .addresses import domain_of, header_addresses, normalise, relation_of
 from .errors import AuthError, InvalidInput, NotFound
 from .model import HitKind, RecipientField, Relation, TrackingChoice, TrackMode
+from .switches import choose_tracking, parse_track
 from .tokens import InvalidToken, Keyring
 
 if TYPE_CHECKING:
     from .runtime import Runtime
     from .store import Store
 
-#: what each reason code in `messages.tracking["reasons"]` means (shown by the checklist)
-REASONS: dict[str, str] = {
-    f"{kind}-off-{level}": f"{kind[:-1]} tracking was off in {where}"
-    for kind in ("opens", "clicks", "replies")
-    for level, where in (
-        ("server", "the server defaults (setting track_" + kind + ")"),
-        ("workspace", "the workspace preferences"),
-        ("user", "the sender's preferences"),
-        ("email", "this email (X-Mailbeacon-Track header or API argument)"),
-    )
-}
-_TRACK_WORDS: dict[str, TrackMode] = {
-    "off": TrackMode.OFF,
-    "none": TrackMode.OFF,
-    "no": TrackMode.OFF,
-    "false": TrackMode.OFF,
-    "0": TrackMode.OFF,
-    "opens": TrackMode.OPENS,
-    "open": TrackMode.OPENS,
-    "clicks": TrackMode.CLICKS,
-    "click": TrackMode.CLICKS,
-    "links": TrackMode.CLICKS,
-    "all": TrackMode.ALL,
-    "on": TrackMode.ALL,
-    "yes": TrackMode.ALL,
-    "true": TrackMode.ALL,
-    "1": TrackMode.ALL,
-}
 _TOKEN_PATH = re.compile(r"/([oc])/([A-Za-z0-9_-]{8,})")
 
 
@@ -107,55 +80,6 @@ class Instrumented:
             if c.address == a:
                 return c
         raise NotFound(f"{address} is not a recipient of this message")
-
-
-def parse_track(value: str | TrackMode | None) -> TrackMode | None:
-    """`off` / `opens` / `clicks` / `all` (and a few synonyms) → TrackMode; None if not one."""
-    if value is None or isinstance(value, TrackMode):
-        return value
-    return _TRACK_WORDS.get(str(value).strip().lower())
-
-
-def _flag(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        mode = _TRACK_WORDS.get(value.strip().lower())
-        return None if mode is None else mode is not TrackMode.OFF
-    return None
-
-
-def choose_tracking(
-    server: Mapping[str, object],
-    workspace: Mapping[str, object],
-    user: Mapping[str, object],
-    override: TrackMode | None,
-) -> TrackingChoice:
-    """R8: server defaults < workspace preferences < user preferences < this email's override.
-
-    The override sets opens and clicks (`opens`: opens only, `clicks`: clicks only, `all`: both);
-    `off` also turns reply tracking off. Reasons name the switch that left something off.
-    """
-    values: dict[str, bool] = {}
-    reasons: list[str] = []
-    for kind in ("opens", "clicks", "replies"):
-        key = f"track_{kind}"
-        value, level = bool(server.get(key, True)), "server"
-        for lvl, prefs in (("workspace", workspace), ("user", user)):
-            v = _flag(prefs.get(key))
-            if v is not None:
-                value, level = v, lvl
-        if override is not None:
-            if override is TrackMode.OFF:
-                value, level = False, "email"
-            elif kind == "opens":
-                value, level = override in (TrackMode.OPENS, TrackMode.ALL), "email"
-            elif kind == "clicks":
-                value, level = override in (TrackMode.CLICKS, TrackMode.ALL), "email"
-        values[kind] = value
-        if not value:
-            reasons.append(f"{kind}-off-{level}")
-    return TrackingChoice(values["opens"], values["clicks"], values["replies"], tuple(reasons))
 
 
 @dataclass(frozen=True, slots=True)
