@@ -331,7 +331,7 @@ class Handler:
 
     async def _relay(self, server: Server, user: User) -> UpstreamSession | str:
         try:
-            upstream = upstream_for(self.runtime, user)
+            upstream = await asyncio.to_thread(upstream_for, self.runtime, user)  # may read the key file
         except ConfigError as exc:
             return reply_line(451, f"4.3.5 {exc}")
         if server.relay is not None and server.relay.upstream != upstream:

@@ -224,7 +224,7 @@ async def relay(runtime: Runtime, result: Instrumented) -> dict[str, tuple[int, 
     upstream is configured. For scripts and the `mailbeacon send` command.
     """
     user = await asyncio.to_thread(runtime.store.user, result.user_id)
-    upstream = upstream_for(runtime, user)
+    upstream = await asyncio.to_thread(upstream_for, runtime, user)
     hostname = urlsplit(runtime.public_url).hostname or "mailbeacon"
     client = UpstreamSession(upstream, runtime.settings.smtp_timeout, hostname)
     options = [] if all(c.data.isascii() for c in result.copies) else ["BODY=8BITMIME"]
