@@ -300,3 +300,37 @@ def test_every_corpus_template_through_instrument(runtime: Runtime, path: Path) 
     check_tokens(runtime, result)
     lines = [len(line) for c in result.copies for line in re.split(rb"\r\n|\n", c.data)]
     assert max(lines) <= 998
+
+
+async def test_the_copies_urls_work_at_the_tracking_endpoints(runtime: Runtime, tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from mailbeacon.intake import Intake
+    from mailbeacon.web.app import create_app
+
+    setup_accounts(runtime)
+    result = instrument(runtime, make_message(To="bob@client.test"), sender="alice@acme.test")
+    html = html_of(result.copies[0].data)
+    urls = [m.group(0) for m in URL.finditer(html)]
+    intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
+    intake.start(asyncio.get_running_loop())
+    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("203.0.113.5", 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+            for url in urls:
+                claims = runtime.keyring.verify(URL.match(url).group(2))  # type: ignore[union-attr]
+                r = await client.get(url)
+                if claims.kind is HitKind.CLICK:
+                    assert r.status_code == 302 and r.headers["location"] == result.links[claims.link or 0]
+                elif claims.kind is HitKind.OPEN:
+                    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+                else:
+                    assert r.status_code == 200 and "location" not in r.headers
+        assert await asyncio.to_thread(intake.flush_now)
+    finally:
+        await intake.stop()
+    hits = [sv.hit for sv in runtime.store.hits_with_verdicts(limit=100)]
+    assert sorted(h.kind.value for h in hits) == ["click", "click", "decoy", "open"]
+    assert {h.recipient_id for h in hits} == {result.copies[0].recipient_id}
