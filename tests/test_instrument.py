@@ -153,7 +153,8 @@ def test_explicit_envelope_and_raw_bytes(runtime: Runtime) -> None:
         ({}, {}, {}, None, (True, True, True), ()),
         ({"track_opens": False}, {}, {}, None, (False, True, True), ("opens-off-server",)),
         ({}, {"track_opens": False}, {}, None, (False, True, True), ("opens-off-workspace",)),
-        ({}, {"track_opens": False}, {"track_opens": True}, None, (True, True, True), ()),
+        ({}, {"track_opens": False}, {"track_opens": True}, None, (False, True, True), ("opens-off-workspace",)),
+        ({"track_opens": False}, {"track_opens": True}, {}, None, (True, True, True), ()),
         (
             {},
             {},
@@ -172,7 +173,22 @@ def test_explicit_envelope_and_raw_bytes(runtime: Runtime) -> None:
         ),
         ({}, {}, {}, TrackMode.OPENS, (True, False, True), ("clicks-off-email",)),
         ({}, {}, {}, TrackMode.CLICKS, (False, True, True), ("opens-off-email",)),
-        ({}, {"track_opens": False, "track_clicks": False}, {}, TrackMode.ALL, (True, True, True), ()),
+        (
+            {},
+            {"track_opens": False, "track_clicks": False},
+            {},
+            TrackMode.ALL,
+            (False, False, True),
+            ("opens-off-workspace", "clicks-off-workspace"),
+        ),
+        (
+            {},
+            {},
+            {"track_clicks": False},
+            TrackMode.CLICKS,
+            (False, False, True),
+            ("opens-off-email", "clicks-off-user"),
+        ),
         ({}, {"track_opens": "nonsense"}, {}, None, (True, True, True), ()),
     ],
 )
@@ -197,6 +213,10 @@ def test_preferences_and_the_header(runtime: Runtime) -> None:
     assert not result.tracking.opens and result.tracking.reasons == ("opens-off-workspace",)
     assert "/o/" not in html_of(result.copies[0].data) and result.links
     check_tokens(runtime, result)
+    # the email cannot switch on what the workspace switched off
+    forced = instrument(runtime, make_message(To="bob@client.test"), sender="alice@acme.test", track="all")
+    assert not forced.tracking.opens and forced.tracking.reasons == ("opens-off-workspace",)
+    runtime.store.update_workspace(ws.id, settings={})
     # the header turns everything off for this email, and is removed
     off = instrument(runtime, make_message(To="bob@client.test", X_Mailbeacon_Track="off"), sender="alice@acme.test")
     data = off.copies[0].data

@@ -59,27 +59,31 @@ def choose_tracking(
     user: Mapping[str, object],
     override: TrackMode | None,
 ) -> TrackingChoice:
-    """R8: server defaults < workspace preferences < user preferences < this email's override.
+    """R8: tracking happens only where every switch allows it.
 
-    The override sets opens and clicks (`opens`: opens only, `clicks`: clicks only, `all`: both);
-    `off` also turns reply tracking off. Reasons name the switch that left something off.
+    The server setting is the default a workspace may change either way; a workspace that
+    switched something off cannot be switched back on by a user, and the email's own choice
+    (`off`, `opens`, `clicks`, `all`) can only narrow what the preferences allow — as in the
+    composer of the product we follow, where tracking needs both the preferences and the
+    composer toggle. `off` also stops reply tracking. Each reason names the first switch that
+    left something off.
     """
     values: dict[str, bool] = {}
     reasons: list[str] = []
     for kind in ("opens", "clicks", "replies"):
         key = f"track_{kind}"
-        value, level = bool(server.get(key, True)), "server"
-        for lvl, prefs in (("workspace", workspace), ("user", user)):
-            v = _flag(prefs.get(key))
-            if v is not None:
-                value, level = v, lvl
-        if override is not None:
-            if override is TrackMode.OFF:
+        ws = _flag(workspace.get(key))
+        value, level = (ws, "workspace") if ws is not None else (bool(server.get(key, True)), "server")
+        if value and _flag(user.get(key)) is False:
+            value, level = False, "user"
+        if value and override is not None:
+            wanted = {
+                "opens": override in (TrackMode.OPENS, TrackMode.ALL),
+                "clicks": override in (TrackMode.CLICKS, TrackMode.ALL),
+                "replies": override is not TrackMode.OFF,
+            }[kind]
+            if not wanted:
                 value, level = False, "email"
-            elif kind == "opens":
-                value, level = override in (TrackMode.OPENS, TrackMode.ALL), "email"
-            elif kind == "clicks":
-                value, level = override in (TrackMode.CLICKS, TrackMode.ALL), "email"
         values[kind] = value
         if not value:
             reasons.append(f"{kind}-off-{level}")
