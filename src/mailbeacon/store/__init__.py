@@ -16,12 +16,13 @@ from .base import make_engine
 from .counts import CountsStore
 from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
 from .leases import LeasesStore
+from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import upgrade
 from .replies import RepliesStore
 
 
-class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, RepliesStore):
+class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, RepliesStore, MailboxesStore):
     """All of the store's parts on one connection pool."""
 
     def record_verdicts(
