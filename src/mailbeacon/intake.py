@@ -12,9 +12,9 @@
   journal on disk is the spool.
 - On a graceful stop the writer stores everything before exiting (or, if the database is down,
   leaves the journal for the next start, which replays it).
-- A `kill -9` loses nothing that was written to the journal: at most the hits answered in the
-  event-loop iteration that was running (microseconds). A crash of the whole machine can lose
-  what the OS had not written to disk yet: at most about one second (the writer fdatasyncs).
+- A hit is written to the journal before its answer is sent, so a `kill -9` loses nothing that
+  was answered. A crash of the whole machine can lose what the OS had not written to disk yet:
+  at most about one second (the writer fdatasyncs).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Intake:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_scheduled = False
+        self._written: asyncio.Future[None] | None = None
 
     # -- the request side (event-loop thread) -------------------------------------------------
 
@@ -96,6 +97,7 @@ class Intake:
             loop = self._loop
             if loop is not None and loop.is_running():
                 self._flush_scheduled = True
+                self._written = loop.create_future()
                 loop.call_soon(self._flush)
             else:
                 self.journal.flush()
@@ -107,15 +109,27 @@ class Intake:
             self.state.overflowed += 1
         self.state.recorded += 1
 
+    def written(self) -> asyncio.Future[None] | None:
+        """Done once every hit recorded so far is in the journal file; None if it already is.
+
+        The endpoints await it before answering, so a hit is on disk before its answer leaves:
+        one `write()` per event-loop iteration, shared by every request of that iteration.
+        """
+        return self._written
+
     def _flush(self) -> None:
         self._flush_scheduled = False
+        fut, self._written = self._written, None
         try:
             self.journal.flush()
-        except OSError as exc:  # disk full: keep the lines buffered, retry next time
+        except OSError as exc:  # disk full: keep the lines buffered, retry; still answer
             log.error("cannot write the hit journal in %s: %s", self.journal.directory, exc)
             if self._loop is not None:
                 self._flush_scheduled = True
                 self._loop.call_later(0.5, self._flush)
+        finally:
+            if fut is not None and not fut.done():
+                fut.set_result(None)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

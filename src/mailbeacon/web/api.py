@@ -180,6 +180,9 @@ async def self_view(request: Request) -> Response:
             device_id=device_id,
         )
     )
+    written = intake.written()
+    if written is not None:
+        await written
     await asyncio.to_thread(rt.store.touch_device, device_id, now)
     return Response(status_code=204, headers=CORS)
 

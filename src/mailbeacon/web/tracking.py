@@ -7,7 +7,8 @@
                                   A bad token gets a 404 page, never a redirect.
     GET|HEAD /c/<decoy token>   → 200, an empty page (the hidden decoy link; the hit marks a scanner)
 
-Answering never waits for the database: hits go to the intake (journal + queue). A framework
+Answering never waits for the database: hits go to the intake (journal + queue); the answer
+leaves once the hit is in the journal file (one write per event-loop iteration). A framework
 router costs a third of the throughput here (see docs/benchmarks.md), hence raw ASGI; every
 other path is passed to the Starlette app.
 """
@@ -208,6 +209,9 @@ class TrackingApp:
             c = self.keyring.verify(token)
             if c.kind is HitKind.OPEN:
                 self.intake.record(self._hit(scope, HitKind.OPEN, c.workspace_id, c.message_id, c.recipient_id, None))
+                written = self.intake.written()
+                if written is not None:
+                    await written
         except InvalidToken:
             pass
         except Exception:  # the pixel is served whatever happens
@@ -229,7 +233,7 @@ class TrackingApp:
             await _page(send, 404, _PAGE_404, head)
             return
         if c.kind is HitKind.DECOY:
-            self._record(scope, HitKind.DECOY, c.workspace_id, c.message_id, c.recipient_id, None)
+            await self._record(scope, HitKind.DECOY, c.workspace_id, c.message_id, c.recipient_id, None)
             await _page(send, 200, _PAGE_DECOY, head, robots=True)
             return
         assert c.link is not None
@@ -245,7 +249,7 @@ class TrackingApp:
         if not url:
             await _page(send, 404, _PAGE_404, head)
             return
-        self._record(scope, HitKind.CLICK, c.workspace_id, c.message_id, c.recipient_id, c.link)
+        await self._record(scope, HitKind.CLICK, c.workspace_id, c.message_id, c.recipient_id, c.link)
         assert isinstance(url, str)
         await send(
             {
@@ -261,9 +265,13 @@ class TrackingApp:
         )
         await send({"type": "http.response.body", "body": b""})
 
-    def _record(self, scope: Scope, kind: HitKind, ws: int, msg: int, rcpt: int, link: int | None) -> None:
+    async def _record(self, scope: Scope, kind: HitKind, ws: int, msg: int, rcpt: int, link: int | None) -> None:
+        """Record a hit and wait until it is in the journal (the answer may then leave)."""
         try:
             self.intake.record(self._hit(scope, kind, ws, msg, rcpt, link))
+            written = self.intake.written()
+            if written is not None:
+                await written
         except Exception:  # answering comes first
             log.exception("recording a %s hit failed", kind.value)
 
