@@ -16,7 +16,7 @@ from starlette.routing import Route
 from ..errors import AuthError, Conflict, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..runtime import Runtime
-from . import api
+from . import api, inbound
 from .auth import CHALLENGE
 from .tracking import TrackingApp
 
@@ -31,6 +31,7 @@ ROUTES = [
     Route("/api/v1/messages", api.list_messages, methods=["GET"]),
     Route("/api/v1/messages/{message_id}", api.get_message, methods=["GET"]),
     Route("/api/v1/messages/{message_id}/hits", api.get_message_hits, methods=["GET"]),
+    Route("/api/v1/inbound", inbound.receive_inbound, methods=["POST"]),
 ]
 
 _STATUS: list[tuple[type[MailbeaconError], int]] = [
