@@ -130,28 +130,21 @@ class MailboxesStore(StoreBase):
 
     def save_checkpoint(self, mailbox_id: int, folder: str, uidvalidity: int, last_uid: int) -> None:
         """Remember the last UID handled; within one UIDVALIDITY it never moves backwards."""
-        ins = sqlite.insert(t.mailbox_folders) if self.dialect == "sqlite" else postgresql.insert(t.mailbox_folders)
         col = t.mailbox_folders.c
-        stmt = ins.values(mailbox_id=mailbox_id, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid)
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["mailbox_id", "folder"],
-            set_={
-                "uidvalidity": excluded.uidvalidity,
-                "last_uid": func.max(excluded.last_uid, col.last_uid)
-                if self.dialect == "sqlite"
-                else func.greatest(excluded.last_uid, col.last_uid),
-            },
-            where=col.uidvalidity == excluded.uidvalidity,
-        )
+        where = (col.mailbox_id == mailbox_id, col.folder == folder)
         with self.tx() as c:
-            res = c.execute(stmt)
-            if not res.rowcount:  # UIDVALIDITY changed: the old numbers mean nothing any more
+            row = c.execute(select(t.mailbox_folders).where(*where).with_for_update()).first()
+            if row is None:
+                ins = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
                 c.execute(
-                    update(t.mailbox_folders)
-                    .where(col.mailbox_id == mailbox_id, col.folder == folder)
-                    .values(uidvalidity=uidvalidity, last_uid=last_uid)
+                    ins(t.mailbox_folders)
+                    .values(mailbox_id=mailbox_id, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid)
+                    .on_conflict_do_nothing(index_elements=["mailbox_id", "folder"])
                 )
+            elif row.uidvalidity != uidvalidity:  # the old numbers mean nothing any more
+                c.execute(update(t.mailbox_folders).where(*where).values(uidvalidity=uidvalidity, last_uid=last_uid))
+            elif last_uid > row.last_uid:
+                c.execute(update(t.mailbox_folders).where(*where).values(last_uid=last_uid))
 
     def forget_checkpoints(self, mailbox_id: int) -> None:
         with self.tx() as c:
