@@ -187,7 +187,9 @@ class MailboxWatcher:
                     await self._session()
                 except asyncio.CancelledError:
                     raise
-                except (MailbeaconError, OSError, TimeoutError, ValueError) as exc:
+                except Exception as exc:  # any failure: record it, back off, retry
+                    if not isinstance(exc, (MailbeaconError, OSError, TimeoutError)):
+                        log.exception("mailbox %s: unexpected failure", self.mailbox_id)
                     self.failures += 1
                     delay = backoff_delay(self.failures, self.options, random.random())
                     when = self.runtime.clock().isoformat(timespec="seconds")
