@@ -243,3 +243,16 @@ def test_provisional_and_settled_states(runtime: Runtime, clock: FakeClock) -> N
     pipe.run_once()
     with runtime.store.engine.connect() as c:
         assert c.execute(select(schema.hits.c.state)).scalar() == STATE_SETTLED
+
+
+def test_a_delay_warning_is_not_counted_as_a_bounce(runtime: Runtime, clock: FakeClock) -> None:
+    s = seed_message(runtime)
+    r = s.recipients[0]
+    warning = Reply(
+        s.message.id, r.id, "<dsn1@mx>", ReplyKind.BOUNCE, "mailer-daemon@mx.example", clock(), detail={"warning": True}
+    )
+    failure = Reply(s.message.id, r.id, "<dsn2@mx>", ReplyKind.BOUNCE, "mailer-daemon@mx.example", clock(), detail={})
+    record_replies(runtime, [warning, failure])
+    c = runtime.store.counts([r.id])[r.id]
+    assert (c.bounces, c.other_replies) == (1, 1)
+    assert Pipeline(runtime).recompute([r.id])[r.id] == c

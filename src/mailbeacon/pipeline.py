@@ -39,7 +39,7 @@ from .reclassify import (
     recompute,
 )
 from .runtime import Runtime
-from .stats import Counts, hit_delta, reply_delta
+from .stats import Counts, counted_reply_kind, hit_delta, reply_delta
 
 log = logging.getLogger("mailbeacon.pipeline")
 
@@ -329,4 +329,6 @@ def record_replies(runtime: Runtime, replies: Sequence[Reply]) -> list[Reply]:
             keep.append(r)
     if not keep:
         return []
-    return runtime.store.add_replies(keep, runtime.clock(), lambda r: reply_delta(r.kind, r.at))
+    return runtime.store.add_replies(
+        keep, runtime.clock(), lambda r: reply_delta(counted_reply_kind(r.kind, r.detail), r.at)
+    )

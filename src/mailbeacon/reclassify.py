@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import MailbeaconError
 from .model import Hit, HitKind, Verdict
 from .runtime import Runtime
-from .stats import Counts, compute
+from .stats import Counts, compute, counted_reply_kind
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -51,7 +51,7 @@ def recompute(pipe: Pipeline, recipient_ids: Iterable[int]) -> dict[int, Counts]
             for sv in rows
             if sv.settled and sv.verdict is not None and sv.hit.kind is not HitKind.SELF_VIEW
         ]
-        replies = [(r.kind, r.at) for r in pipe.store.replies(recipient_id=rid)]
+        replies = [(counted_reply_kind(r.kind, r.detail), r.at) for r in pipe.store.replies(recipient_id=rid)]
         out[rid] = compute(hits, replies)
     return out
 

@@ -8,15 +8,16 @@ intake stores every acknowledged hit → pipeline stops.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .imap import start_watchers
 from .intake import Intake
 from .pipeline import LoadGauge, Pipeline
 from .runtime import Runtime
+from .smtp import start_smtp_proxy
 from .web.app import create_app
 from .web.server import HttpServer
 
@@ -62,15 +63,9 @@ class Service:
             self.http = HttpServer(create_app(rt, self.intake), s)
             await self.http.start()
         if self.with_smtp and s.smtp not in ("", "off"):
-            smtp = importlib.import_module(".smtp", __package__)
-            self.parts.append(("smtp", await smtp.start_smtp_proxy(rt)))
+            self.parts.append(("smtp", await start_smtp_proxy(rt)))
         if self.with_watchers:
-            try:  # TODO(lead): remove once imap.py has landed
-                imap = importlib.import_module(".imap", __package__)
-            except ModuleNotFoundError:
-                log.warning("mailbox watchers are not available in this build")
-            else:
-                self.parts.append(("imap", await imap.start_watchers(rt)))
+            self.parts.append(("imap", await start_watchers(rt)))
 
     async def stop(self) -> None:
         for name, part in reversed(self.parts):

@@ -155,8 +155,15 @@ def hit_delta(kind: HitKind, link: int | None, at: datetime, cls: VerdictClass) 
     return Counts(**d)
 
 
+def counted_reply_kind(kind: ReplyKind, detail: Mapping[str, object]) -> ReplyKind:
+    """How a recorded inbound message is counted: a delivery-delay warning is not a bounce."""
+    if kind is ReplyKind.BOUNCE and detail.get("warning"):
+        return ReplyKind.REPORT
+    return kind
+
+
 def reply_delta(kind: ReplyKind, at: datetime) -> Counts:
-    """What one recorded inbound message adds to its recipient's counters."""
+    """What one recorded inbound message adds to its recipient's counters (see `counted_reply_kind`)."""
     d: dict[str, Any] = {REPLY_FIELD[kind]: 1}
     if kind is ReplyKind.REPLY:
         d["first_reply_at"] = at
