@@ -533,3 +533,15 @@ def test_naive_datetimes_are_read_as_utc() -> None:
 
 def test_duration_texts() -> None:
     assert [duration(x) for x in (0.44, 42, 250, 7500, 3 * 86400)] == ["0.4 s", "42 s", "4 min", "2 h 5 min", "3 days"]
+
+
+def test_a_person_sharing_a_frozen_browser_agent_with_a_scanner_is_a_person() -> None:
+    """Current browsers send identical user agents: the same string from another network is not the same client."""
+    scanner = [
+        hit("decoy", 3, FRESH_CHROME, MS_IP, headers={}),
+        hit("click", 3.4, FRESH_CHROME, MS_IP, link=0, headers={}),
+    ]
+    person = hit("open", 8, FRESH_CHROME, HOME_IP)
+    verdicts = classify_all([*scanner, person])
+    assert [v.cls for v in verdicts[:2]] == [VerdictClass.SCANNER, VerdictClass.SCANNER]
+    assert verdicts[2].cls is VerdictClass.HUMAN, verdicts[2].sentence

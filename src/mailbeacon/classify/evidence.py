@@ -31,8 +31,24 @@ def networks_of(ip: str, sigs: Signatures) -> frozenset[str]:
     return frozenset(name for name in NETWORKS if sigs.networks[name].contains_int(version, value))
 
 
+def _network(ip: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) an address is in, as a string key."""
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3])
+    return ip.rsplit(".", 1)[0]
+
+
 def _same_source(a: Hit, b: Hit) -> bool:
-    return (bool(a.ip) and a.ip == b.ip) or (bool(a.user_agent.strip()) and a.user_agent == b.user_agent)
+    """The same client: the same address, or the same user agent from the same network.
+
+    The same user agent alone is not enough: current browsers send identical, frozen user-agent
+    strings, so a person could share one with a scanner that clicked seconds earlier.
+    """
+    if a.ip and a.ip == b.ip:
+        return True
+    return (
+        bool(a.user_agent.strip()) and a.user_agent == b.user_agent and bool(a.ip) and _network(a.ip) == _network(b.ip)
+    )
 
 
 class Evidence:
