@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--http-server", default="granian", choices=["granian", "uvicorn"])
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a mailbeacon setting for the server")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mb-bench-"))
@@ -153,6 +154,7 @@ def main() -> None:
         "MAILBEACON_SMTP": "off",
         "MAILBEACON_HTTP_SERVER": args.http_server,
         "MAILBEACON_LOG_LEVEL": "warning",
+        **{"MAILBEACON_" + kv.split("=", 1)[0].upper(): kv.split("=", 1)[1] for kv in args.set},
     }
     mb = subprocess.Popen(
         ["taskset", "-c", "1", sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{mb_port}"],

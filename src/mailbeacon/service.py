@@ -8,6 +8,7 @@ intake stores every acknowledged hit → pipeline stops.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class Service:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
+        # Hits are plain, acyclic objects freed by reference counting; the cyclic collector's
+        # full passes over everything loaded at start were the p99 (55 ms -> 13 ms measured).
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         rt = self.runtime
         s = rt.settings
         loop = asyncio.get_running_loop()
