@@ -113,14 +113,55 @@ def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     }
 
 
+def serve_starlette_variant(port: int, db: str, data: str) -> None:
+    """The same tracking endpoint behind Starlette's router (what raw ASGI is compared with)."""
+    import asyncio
+
+    import uvloop
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from mailbeacon.intake import Intake
+    from mailbeacon.web.app import create_app
+
+    async def run() -> None:
+        import gc
+
+        gc.freeze()  # as `mailbeacon serve` does
+        gc.set_threshold(50_000, 20, 20)
+        rt = Runtime.open(load_settings(environ={}, overrides={"database_url": db, "data_dir": data}))
+        intake = Intake(rt.store, Path(data) / "journal-starlette")
+        intake.start(asyncio.get_running_loop())
+        tracking = create_app(rt, intake)
+
+        class Pixel:  # an ASGI object: Starlette routes to it and does not wrap it in a Request
+            async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+                await tracking.pixel(scope, scope["path_params"]["token"], send)
+
+        app = Starlette(routes=[Route("/o/{token}", Pixel())])
+        await Server(app, address="127.0.0.1", port=port, interface=Interfaces.ASGINL, websockets=False).serve()
+
+    uvloop.run(run())
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve-starlette":
+        serve_starlette_variant(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--http-server", default="granian", choices=["granian", "uvicorn"])
     ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a mailbeacon setting for the server")
+    ap.add_argument(
+        "--compare-starlette", action="store_true", help="also run the pixel behind Starlette's router (same run)"
+    )
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a mailbeacon setting for the server"
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mb-bench-"))
@@ -162,22 +203,50 @@ def main() -> None:
         stdout=open(work / "serve.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
-    results: dict[str, list[dict[str, float]]] = {k: [] for k in ("nginx_pixel", "mb_pixel", "nginx_302", "mb_click")}
+    st_port = free_port()
+    starlette = None
+    if args.compare_starlette:
+        import shutil
+
+        shutil.copyfile(work / "bench.db", work / "starlette.db")  # its own database: same keys, same message
+        st_db = f"sqlite:///{work / 'starlette.db'}"
+        starlette = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                "1",
+                sys.executable,
+                __file__,
+                "--serve-starlette",
+                str(st_port),
+                st_db,
+                str(work / "st-data"),
+            ],
+            stdout=open(work / "starlette.log", "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+    names = ["nginx_pixel", "mb_pixel", "nginx_302", "mb_click"] + (["starlette_pixel"] if starlette else [])
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in names}
     try:
         wait_http(f"http://127.0.0.1:{nginx_port}/o/x")
         wait_http(f"http://127.0.0.1:{mb_port}/healthz")
+        if starlette is not None:
+            wait_http(f"http://127.0.0.1:{st_port}/o/x")
         probe = httpx.get(f"http://127.0.0.1:{mb_port}/o/{pixel}.gif")
         assert probe.content == GIF, "probe failed"
         answered = 1
         warm = wrk(f"http://127.0.0.1:{mb_port}/o/{pixel}.gif", 2, args.connections)
         answered += int(warm["requests"])
         for rnd in range(args.rounds):
-            for name, url in (
+            runs = [
                 ("nginx_pixel", f"http://127.0.0.1:{nginx_port}/o/{pixel}.gif"),
                 ("mb_pixel", f"http://127.0.0.1:{mb_port}/o/{pixel}.gif"),
                 ("nginx_302", f"http://127.0.0.1:{nginx_port}/c/{click}"),
                 ("mb_click", f"http://127.0.0.1:{mb_port}/c/{click}"),
-            ):
+            ]
+            if starlette is not None:
+                runs.append(("starlette_pixel", f"http://127.0.0.1:{st_port}/o/{pixel}.gif"))
+            for name, url in runs:
                 r = wrk(url, args.duration, args.connections)
                 results[name].append(r)
                 if name.startswith("mb_"):
@@ -187,6 +256,12 @@ def main() -> None:
                     flush=True,
                 )
     finally:
+        if starlette is not None:
+            starlette.send_signal(signal.SIGINT)
+            try:
+                starlette.wait(30)
+            except subprocess.TimeoutExpired:
+                starlette.kill()
         nginx.send_signal(signal.SIGQUIT)
         mb.send_signal(signal.SIGTERM)
         nginx.wait(30)
@@ -218,6 +293,10 @@ def main() -> None:
         # those are answered and stored too, so rows may exceed the count by that much per run
         "every_hit_stored": answered <= rows <= answered + args.connections * (2 * args.rounds + 1),
     }
+    if starlette is not None:
+        st = [s_["rps"] / m["rps"] for s_, m in zip(results["starlette_pixel"], results["mb_pixel"], strict=True)]
+        summary["starlette_over_raw_asgi_median"] = round(statistics.median(st), 3)
+        summary["starlette_pixel_rps_median"] = round(statistics.median(r["rps"] for r in results["starlette_pixel"]))
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": results}, indent=2))
