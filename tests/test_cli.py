@@ -135,3 +135,10 @@ def test_migrate_and_console_script(tmp_path: Path) -> None:
     assert "up to date" in again.stdout
     bad = subprocess.run([str(exe), "--set", "writer_batch_size=0", "migrate"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "must be positive" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_command_is_documented() -> None:
+    from mailbeacon.cli.reference import commands_markdown
+
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert commands_markdown() in text, "docs/cli.md is out of date: regenerate the command table"

@@ -172,7 +172,7 @@ def user_set(
     track_clicks: Annotated[bool | None, typer.Option("--track-clicks/--no-track-clicks")] = None,
     track_replies: Annotated[bool | None, typer.Option("--track-replies/--no-track-replies")] = None,
 ) -> None:
-    """Change a user's tracking switches (override the workspace's)."""
+    """Change a user's tracking switches (a user can switch off what the workspace allows)."""
     rt = state.runtime()
     user = rt.store.user(normalise(email))
     settings = {**user.settings, **_switches(track_opens, track_clicks, track_replies)}
