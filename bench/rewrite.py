@@ -108,7 +108,7 @@ def main() -> int:
     from selectolax.lexbor import LexborHTMLParser
 
     from mailbeacon.config import load_settings
-    from mailbeacon.instrument import instrument
+    from mailbeacon.instrumentation import instrument
     from mailbeacon.model import HitKind
     from mailbeacon.passwords import hash_password
     from mailbeacon.rewrite import HtmlOptions, Options, pixel_markup, prepare, render, render_html, scan_html

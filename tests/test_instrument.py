@@ -13,7 +13,7 @@ import pytest
 import mailbeacon
 from conftest import CORPUS
 from mailbeacon.errors import AuthError, InvalidInput
-from mailbeacon.instrument import Instrumented, instrument
+from mailbeacon.instrumentation import Instrumented, instrument
 from mailbeacon.model import HitKind, RecipientField, Relation, TrackMode
 from mailbeacon.passwords import hash_password
 from mailbeacon.rewrite import NEUTRAL_IMAGE

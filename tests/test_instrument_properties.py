@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS
-from mailbeacon.instrument import instrument
+from mailbeacon.instrumentation import instrument
 from mailbeacon.passwords import hash_password
 from mailbeacon.rewrite import HtmlOptions, Options, prepare, render, render_html, scan_html, untouched
 from mailbeacon.runtime import Runtime

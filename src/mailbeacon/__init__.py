@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .instrument import Instrumented as Instrumented
-    from .instrument import instrument as instrument
+    from .instrumentation import Instrumented as Instrumented
+    from .instrumentation import instrument as instrument
 
 __all__ = ["Instrumented", "instrument"]
 
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
     if name in __all__:
         import importlib
 
-        value = getattr(importlib.import_module(".instrument", __name__), name)
-        globals()[name] = value  # the function replaces the submodule of the same name here
+        value = getattr(importlib.import_module(".instrumentation", __name__), name)
+        globals()[name] = value
         return value
     raise AttributeError(f"module 'mailbeacon' has no attribute {name!r}")

@@ -50,7 +50,7 @@ def send(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Instrument a message and send one copy per recipient through the upstream server."""
-    from ..instrument import instrument
+    from ..instrumentation import instrument
     from ..smtp import relay
 
     raw = sys.stdin.buffer.read() if str(message) == "-" else _read(message)

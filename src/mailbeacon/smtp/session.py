@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from .. import rewrite
 from ..addresses import header_addresses, try_normalise
 from ..errors import AuthError, ConfigError, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
-from ..instrument import Instrumented, header_raw, instrument, new_message_id
+from ..instrumentation import Instrumented, header_raw, instrument, new_message_id
 from ..model import User
 from ..passwords import check_password
 from ..runtime import Runtime

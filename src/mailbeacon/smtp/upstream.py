@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from ..errors import ConfigError
-from ..instrument import Instrumented
+from ..instrumentation import Instrumented
 from ..model import User
 from ..runtime import Runtime
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy as email_policy
@@ -307,24 +305,3 @@ def instrument(
         failure=outcome["failure"] if isinstance(outcome["failure"], str) else None,
         notes=tuple(notes),
     )
-
-
-class _CallableModule(types.ModuleType):
-    """`mailbeacon.instrument` is both this module and the function: importing the module
-    (`from mailbeacon.instrument import Instrumented`) makes the package attribute the module,
-    so the module itself forwards calls to the function."""
-
-    def __call__(
-        self,
-        runtime: Runtime,
-        message: EmailMessage | Message | bytes,
-        *,
-        sender: str,
-        recipients: Sequence[str] | None = None,
-        track: TrackMode | str | None = None,
-        source: str = "python",
-    ) -> Instrumented:
-        return instrument(runtime, message, sender=sender, recipients=recipients, track=track, source=source)
-
-
-sys.modules[__name__].__class__ = _CallableModule
