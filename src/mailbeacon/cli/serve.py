@@ -50,6 +50,7 @@ def _welcome(rt: Runtime, created: dict[str, str]) -> None:
         "Next: add your sender with `mailbeacon user add you@yourdomain --workspace default`,\n"
         "point your mail client's outgoing server at the SMTP proxy, and set upstream_smtp.\n",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -75,6 +76,8 @@ def serve(
     flags["http_server"] = http_server
     rt = state.runtime({k: v for k, v in flags.items() if v is not None})
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if rt.settings.log_level != "debug":  # aiosmtpd logs every SMTP command at INFO
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     created = bootstrap(rt)
     if created:
         _welcome(rt, created)

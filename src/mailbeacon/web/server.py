@@ -39,7 +39,7 @@ class HttpServer:
         from granian.log import LogLevels
         from granian.server.embed import Server
 
-        level = {"debug": LogLevels.debug, "info": LogLevels.warning}.get(self.settings.log_level, LogLevels.error)
+        level = LogLevels.debug if self.settings.log_level == "debug" else LogLevels.error
         server = Server(
             self.app,
             address=self.host,
