@@ -44,7 +44,7 @@ def free_port() -> int:
 class Dovecot:
     """A throw-away Dovecot (config from docs/peers.md B2), stopped by its own PID."""
 
-    def __init__(self, root: Path, binary: str) -> None:
+    def __init__(self, root: Path, binary: str, *, idle: bool = True) -> None:
         self.root = root
         self.binary = binary
         self.port = free_port()
@@ -71,6 +71,7 @@ mail_location = maildir:{root}/mail/%u/Maildir
 first_valid_uid = 1
 # IDLE notices new mail by inotify, else by polling this often (inotify may be exhausted on CI)
 mailbox_idle_check_interval = 1 secs
+{"" if idle else "# a server without IDLE (the watcher must poll)" + chr(10) + "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT UIDPLUS NAMESPACE CHILDREN"}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/users
@@ -388,3 +389,28 @@ async def test_running_watchers_idle_reconnect_and_isolate_failures(
     c = counts(runtime, s)
     assert (c["xxx@hotmail.com"].replies, c["kijitora@example.net"].auto_replies) == (1, 1)
     assert len(runtime.store.replies(message_id=s.message.id)) == 3
+
+
+async def test_a_server_without_idle_is_polled(runtime: Runtime, clock: FakeClock, tmp_path: Path) -> None:
+    binary = need_binary("dovecot", "dovecot-imapd")
+    need(os.geteuid() == 0, "root (Dovecot serves its mail as user nobody)", "run the Dovecot tests as root")
+    server = Dovecot(tmp_path / "dovecot-noidle", binary, idle=False)
+    server.start()
+    try:
+        s, box = setup_tracked(runtime, clock, server)
+        client = await ImapClient.open(parse_url(f"imap://{USER}@127.0.0.1:{server.port}"), PASSWORD, io_timeout=10)
+        try:
+            assert "IDLE" not in client.capabilities
+        finally:
+            await client.close()
+        watchers = await start_watchers(runtime, poll_interval=0.5, backoff_initial=0.1, backoff_max=0.5, io_timeout=5)
+        try:
+            await wait_for(lambda: runtime.store.mailbox(box).state == "connected")
+            later = clock() + timedelta(hours=1)
+            mid = s.message.rfc_message_id
+            await asyncio.to_thread(server.append, adapt("replies/talon-hotmail-reply.eml", mid), later)
+            await wait_for(lambda: counts(runtime, s)["xxx@hotmail.com"].replies == 1)  # found by polling
+        finally:
+            await watchers.stop()
+    finally:
+        server.stop()
