@@ -24,7 +24,7 @@ import pytest
 from conftest import CORPUS, FakeClock, need, need_binary
 from mailbeacon.errors import AuthError, UpstreamTemporary
 from mailbeacon.imap import ImapClient, WatchOptions, backoff_delay, check_mailbox, parse_url, start_watchers
-from mailbeacon.imap.client import encode_folder
+from mailbeacon.imap.protocol import encode_folder
 from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts
 from seeding import Seeded, seed_account, seed_message

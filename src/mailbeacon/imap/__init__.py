@@ -1,12 +1,13 @@
 """Watching the senders' mailboxes over IMAP for replies, auto-replies and bounces.
 
 `start_watchers(runtime)` is what `mailbeacon serve` runs (stop with `await watchers.stop()`);
-`check_mailbox(runtime, id)` does one pass. `client.py` is the only module that speaks IMAP.
+`check_mailbox(runtime, id)` does one pass. `client.py` is the only module that speaks IMAP (`protocol.py` holds its pure wire details).
 """
 
 from __future__ import annotations
 
-from .client import ImapClient, MailboxUrl, parse_url
+from .client import ImapClient
+from .protocol import MailboxUrl, parse_url
 from .watcher import CheckResult, MailboxWatcher, Watchers, WatchOptions, backoff_delay, check_mailbox, start_watchers
 
 __all__ = [

@@ -24,7 +24,8 @@ from ..replies import needs_body
 from ..replies.inbound import StoreView, take_in
 from ..runtime import Runtime
 from ..store.mailboxes import Mailbox
-from .client import FolderUnavailable, ImapClient, parse_url
+from .client import FolderUnavailable, ImapClient
+from .protocol import parse_url
 
 log = logging.getLogger("mailbeacon.imap")
 
