@@ -6,10 +6,12 @@ part is a failure. Elsewhere they skip with a message saying what to install.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -178,3 +180,40 @@ def any_runtime(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator
     rt = Runtime.open(make_settings(tmp_path, database_url), clock=clock, migrate=False)
     yield rt
     rt.close()
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Run]:
+    """Run `mailbeacon ARGS...` in-process on a fresh SQLite database: (exit code, stdout, stderr)."""
+    from mailbeacon.cli import main
+    from mailbeacon.cli.base import state
+
+    monkeypatch.setenv("MAILBEACON_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MAILBEACON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAILBEACON_PUBLIC_URL", "http://t.example.test")
+    monkeypatch.setenv("COLUMNS", "250")  # Rich would wrap long lines at 80
+
+    def reset() -> None:
+        state.overrides.clear()
+        state.config = None
+        if state._runtime is not None:
+            state._runtime.close()
+        state._runtime = None
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        reset()
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    reset()

@@ -10,32 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from mailbeacon.cli import main
-from mailbeacon.cli.base import state
-
-
-@pytest.fixture
-def cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MAILBEACON_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("MAILBEACON_DATA_DIR", str(tmp_path / "data"))
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        state.overrides.clear()
-        state.config = None
-        if state._runtime is not None:
-            state._runtime.close()
-        state._runtime = None
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    if state._runtime is not None:
-        state._runtime.close()
-        state._runtime = None
-
 
 def test_workspace_user_token_device(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("workspace", "add", "acme", "--domain", "acme.test")[0] == 0

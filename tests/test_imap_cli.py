@@ -3,45 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
-from io import StringIO
-from pathlib import Path
 
-import pytest
-
-from mailbeacon.cli import main
-from mailbeacon.cli.base import state
+from conftest import Run
 from test_imap import PASSWORD, USER, Dovecot
 from test_imap import dovecot as dovecot  # the Dovecot fixture
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Run]:
-    monkeypatch.setenv("MAILBEACON_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("MAILBEACON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "250")
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        state.overrides.clear()
-        state.config = None
-        if state._runtime is not None:
-            state._runtime.close()
-        state._runtime = None
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    if state._runtime is not None:
-        state._runtime.close()
-        state._runtime = None
 
 
 def test_mailbox_add_list_check_remove(cli: Run, dovecot: Dovecot) -> None:

@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from mailbeacon.cli import main
-from mailbeacon.cli.base import state
+from conftest import Run
 from mailbeacon.store import open_store
 from test_smtp_proxy import Sink, free_port
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Run]:
-    monkeypatch.setenv("MAILBEACON_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("MAILBEACON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILBEACON_PUBLIC_URL", "http://t.example.test")
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        state.overrides.clear()
-        state.config = None
-        if state._runtime is not None:
-            state._runtime.close()
-        state._runtime = None
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, " ".join(err.split())  # Rich wraps long lines
-
-    yield run
-    if state._runtime is not None:
-        state._runtime.close()
-        state._runtime = None
 
 
 @pytest.fixture
