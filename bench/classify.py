@@ -9,7 +9,7 @@ in the same process, pinned to one CPU:
 
 - `cold`: the first pass after clearing the memo caches (user agents and addresses not seen yet);
 - `warm`: later passes (user agents and addresses repeat, as they do in real traffic);
-- `baseline`: reading the same hits from their JSON lines (`evaluate.parse`), a pure-Python
+- `baseline`: reading the same hits from their JSON lines (`scenarios.parse`), a pure-Python
   workload of the same machine in the same run; `warm/baseline` stays comparable across noisy runs.
 
 Target: >= 20,000 hits/s warm on one core. Machines here are shared and noisy: read the median.
@@ -27,7 +27,7 @@ from mailbeacon.classify import classify
 from mailbeacon.classify.agents import _describe
 from mailbeacon.classify.catalog import default
 from mailbeacon.classify.evidence import networks_of
-from mailbeacon.evaluate import parse
+from mailbeacon.scenarios import parse
 from mailbeacon.model import ClassifyContext, Hit, HitKind
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "labelled-hits.jsonl"
