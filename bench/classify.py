@@ -27,8 +27,8 @@ from mailbeacon.classify import classify
 from mailbeacon.classify.agents import _describe
 from mailbeacon.classify.catalog import default
 from mailbeacon.classify.evidence import networks_of
-from mailbeacon.scenarios import parse
 from mailbeacon.model import ClassifyContext, Hit, HitKind
+from mailbeacon.scenarios import parse
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "labelled-hits.jsonl"
 
