@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
-
 from conftest import Run
 from mailbeacon.store import open_store
-from test_smtp_proxy import Sink, free_port
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+from test_smtp_proxy import Sink
+from test_smtp_proxy import sink as sink  # the upstream fixture
 
 
 def accounts(cli: Run) -> None:

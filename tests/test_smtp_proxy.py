@@ -104,6 +104,11 @@ async def proxy(runtime: Runtime, sink: tuple[Sink, int]) -> AsyncIterator[tuple
     await p.stop()
 
 
+def login(password: str, user: str = "alice@acme.test") -> tuple[str, ...]:
+    """swaks arguments for AUTH LOGIN."""
+    return ("--auth", "LOGIN", "--auth-user", user, "--auth-password", password)
+
+
 async def swaks(port: int, *args: str, auth: bool = True, server: str = "127.0.0.1") -> tuple[int, str]:
     binary = need_binary("swaks", "swaks")
     cmd = [binary, "--server", server, "--port", str(port), "--timeout", "30"]
@@ -282,19 +287,7 @@ async def test_authentication_and_sender_rules(
     base = ("--to", "bob@client.test", "--data", f"@{path}")
     rc, out = await swaks(p.port, "--from", "alice@acme.test", *base, auth=False)
     assert rc != 0 and "530 5.7.0 Authentication required" in out
-    rc, out = await swaks(
-        p.port,
-        "--from",
-        "alice@acme.test",
-        *base,
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice@acme.test",
-        "--auth-password",
-        "wrong",
-        auth=False,
-    )
+    rc, out = await swaks(p.port, "--from", "alice@acme.test", *base, *login("wrong"), auth=False)
     assert rc != 0 and "535 5.7.8 Authentication failed" in out
     rc, out = await swaks(p.port, "--from", "mallory@acme.test", *base)
     assert rc != 0 and "553 5.7.1 The sender mallory@acme.test is not one of your mailbeacon addresses" in out
@@ -302,19 +295,7 @@ async def test_authentication_and_sender_rules(
     other.write_bytes(other.read_bytes().replace(b"Alice <alice@acme.test>", b"Boss <boss@acme.test>"))
     rc, out = await swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.test", "--data", f"@{other}")
     assert rc != 0 and "550 5.7.1 The From: address boss@acme.test is not one of your mailbeacon addresses" in out
-    rc, out = await swaks(
-        p.port,
-        "--from",
-        "alice@acme.test",
-        *base,
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice@acme.test",
-        "--auth-password",
-        "s3cret",
-        auth=False,
-    )
+    rc, out = await swaks(p.port, "--from", "alice@acme.test", *base, *login("s3cret"), auth=False)
     assert rc == 0, out
     assert len(sink[0].received) == 1
 
