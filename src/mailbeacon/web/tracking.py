@@ -207,15 +207,10 @@ class TrackingApp:
             token = token[:-4]
         try:
             c = self.keyring.verify(token)
-            if c.kind is HitKind.OPEN:
-                self.intake.record(self._hit(scope, HitKind.OPEN, c.workspace_id, c.message_id, c.recipient_id, None))
-                written = self.intake.written()
-                if written is not None:
-                    await written
         except InvalidToken:
-            pass
-        except Exception:  # the pixel is served whatever happens
-            log.exception("recording a pixel hit failed")
+            c = None
+        if c is not None and c.kind is HitKind.OPEN:
+            await self._record(scope, HitKind.OPEN, c.workspace_id, c.message_id, c.recipient_id, None)
         await send({"type": "http.response.start", "status": 200, "headers": _GIF_HEADERS})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else GIF})
 
