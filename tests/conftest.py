@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,15 @@ from mailbeacon.runtime import Runtime
 from mailbeacon.store import Store, open_store
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hermetic: mailbeacon's default data and config directories (platformdirs follows XDG on Linux)
+# point into a directory of this test session, for this process and every subprocess it starts;
+# no test reads or writes the real user's data.
+_HOME = Path(tempfile.mkdtemp(prefix="mailbeacon-tests-"))
+for _name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+    os.environ[_name] = str(_HOME / _name.lower())
+for _name in [n for n in os.environ if n.startswith("MAILBEACON_") and n != "MAILBEACON_TEST_PG"]:
+    del os.environ[_name]
 CORPUS = Path(__file__).parent / "corpus"
 PG_ADMIN_URL = os.environ.get("MAILBEACON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -193,22 +203,13 @@ def cli(
 ) -> Iterator[Run]:
     """Run `mailbeacon ARGS...` in-process on a fresh SQLite database: (exit code, stdout, stderr)."""
     from mailbeacon.cli import main
-    from mailbeacon.cli.base import state
 
     monkeypatch.setenv("MAILBEACON_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("MAILBEACON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MAILBEACON_PUBLIC_URL", "http://t.example.test")
     monkeypatch.setenv("COLUMNS", "250")  # Rich would wrap long lines at 80
 
-    def reset() -> None:
-        state.overrides.clear()
-        state.config = None
-        if state._runtime is not None:
-            state._runtime.close()
-        state._runtime = None
-
     def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        reset()
         if stdin is not None:
             monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         code = main(list(args))
@@ -216,4 +217,3 @@ def cli(
         return code, out, err
 
     yield run
-    reset()

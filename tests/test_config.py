@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from mailbeacon.config import load_settings, mask, settings_markdown, settings_table, split_hostport
+from mailbeacon.config import (
+    default_config_file,
+    load_settings,
+    mask,
+    platform_data_dir,
+    settings_markdown,
+    settings_table,
+    split_hostport,
+)
 from mailbeacon.errors import ConfigError
 
 DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
@@ -14,12 +23,34 @@ DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
 
 def test_defaults() -> None:
     s = load_settings(environ={})
-    assert s.database_url == "sqlite:///mailbeacon.db"
+    data = platform_data_dir()
+    assert s.database_url == ""  # derived: the same file from any directory
+    assert s.effective_database_url == f"sqlite:///{data / 'mailbeacon.db'}"
+    assert data.is_absolute()
     assert s.http == "127.0.0.1:8025"
     assert s.smtp == "127.0.0.1:2525"
     assert s.effective_public_url == "http://127.0.0.1:8025"
     assert s.trusted_proxies == ()
-    assert str(s.effective_data_dir) == "mailbeacon.db.data"
+    assert s.effective_data_dir == data
+
+
+def test_data_location_follows_the_platform_and_can_be_moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert platform_data_dir() == tmp_path / "xdg" / "mailbeacon"
+    assert default_config_file() == Path(os.environ["XDG_CONFIG_HOME"]) / "mailbeacon" / "config.toml"
+    moved = load_settings(environ={}, overrides={"data_dir": str(tmp_path / "d")})
+    assert moved.effective_database_url == f"sqlite:///{tmp_path / 'd' / 'mailbeacon.db'}"
+    beside = load_settings(environ={}, overrides={"database_url": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert beside.effective_data_dir == tmp_path / "x.db.data"
+    pg = load_settings(environ={}, overrides={"database_url": "postgresql://u@h/db"})
+    assert pg.effective_data_dir == tmp_path / "xdg" / "mailbeacon"  # not the current directory
+
+
+def test_tests_never_touch_the_real_user_data_dir() -> None:
+    home = Path.home()
+    for where in (platform_data_dir(), default_config_file()):
+        assert "mailbeacon-tests-" in str(where), where
+        assert not str(where).startswith(str(home / ".local")) and not str(where).startswith(str(home / ".config"))
 
 
 def test_precedence_env_then_file_then_flags(tmp_path: Path) -> None:

@@ -17,9 +17,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import platformdirs
+
 from .errors import ConfigError
 
 ENV_PREFIX = "MAILBEACON_"
+APP_NAME = "mailbeacon"
+
+
+def platform_data_dir() -> Path:
+    """Where data lives by default: the platform's convention (XDG_DATA_HOME on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file() -> Path:
+    """The settings file read when no `--config` is given (if it exists): XDG_CONFIG_HOME on Linux."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
 def _s(default: Any, help: str, *, kind: str = "", secret: bool = False, choices: tuple[str, ...] = ()) -> Any:
@@ -31,8 +44,9 @@ class Settings:
     """Every setting of mailbeacon. Build with `load_settings()`; never mutate."""
 
     database_url: str = _s(
-        "sqlite:///mailbeacon.db",
-        "Where data lives: `sqlite:///path.db` (embedded, the default) or `postgresql://user@host:5432/db`.",
+        "",
+        "Where data lives: `sqlite:///path.db` (embedded) or `postgresql://user@host:5432/db`. "
+        "Default: `mailbeacon.db` (SQLite) in `data_dir`, so every directory sees the same data.",
         kind="url",
     )
     http: str = _s("127.0.0.1:8025", "host:port the HTTP server (tracking, API) listens on.", kind="hostport")
@@ -72,8 +86,9 @@ class Settings:
     )
     data_dir: str = _s(
         "",
-        "Directory for the hit journal and generated keys. Default: beside the SQLite file, "
-        "or `./mailbeacon-data` for PostgreSQL.",
+        "Directory for the default database, the hit journal and generated keys. Default: the platform's "
+        "user data directory (`~/.local/share/mailbeacon` on Linux, `~/Library/Application Support/mailbeacon` "
+        "on macOS), or `<file>.data` beside the SQLite file that `database_url` names.",
         kind="path",
     )
     http_server: str = _s(
@@ -124,13 +139,18 @@ class Settings:
     @property
     def effective_data_dir(self) -> Path:
         if self.data_dir:
-            return Path(self.data_dir)
+            return Path(self.data_dir).expanduser()
         if self.database_url.startswith("sqlite:///"):
             path = self.database_url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 p = Path(path)
                 return p.with_name(p.name + ".data")
-        return Path("mailbeacon-data")
+        return platform_data_dir()
+
+    @property
+    def effective_database_url(self) -> str:
+        """`database_url`, or the SQLite file `mailbeacon.db` in the data directory."""
+        return self.database_url or f"sqlite:///{self.effective_data_dir / 'mailbeacon.db'}"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from .model import Message
+from .model import Message, ReplyKind
 from .stats import message_view, recipient_view
 from .store import Store
+from .switches import REASONS
 
 
 def _iso(m: Message) -> str:
@@ -18,9 +21,11 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
     recipients = store.recipients(message.id)
     counts = store.counts(r.id for r in recipients)
     provisional = store.provisional_counts(r.id for r in recipients)
+    colleagues = Counter(x.recipient_id for x in store.replies(message_id=message.id) if x.kind is ReplyKind.COLLEAGUE)
     views = []
     for r in recipients:
         v = recipient_view(r.address, counts[r.id], provisional=provisional.get(r.id))
+        v["colleague_replies"] = colleagues.get(r.id, 0)
         v["recipient_id"] = r.id
         v["field"] = r.field.value
         v["relation"] = r.relation.value
@@ -32,10 +37,37 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
         "subject": message.subject,
         "sent_at": _iso(message),
         "tracking": dict(message.tracking),
+        "tracking_off": [REASONS.get(str(code), str(code)) for code in _codes(message.tracking.get("reasons"))],
+        "delivery": delivery(message.outcome, len(recipients)),
         "outcome": dict(message.outcome),
+        "pending_hits": sum(sum(p.values()) for p in provisional.values()),
         "totals": message_view(views),
         "recipients": views,
     }
+
+
+def _codes(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def delivery(outcome: Mapping[str, object], recipients: int) -> dict[str, object]:
+    """Whether the message went out: `sent`, `partly_sent`, `not_sent` or `unknown` (handed to the
+    caller of `instrument()`, who sends it), with a sentence that says so."""
+    relay = outcome.get("relay")
+    if not isinstance(relay, Mapping):
+        return {"state": "unknown", "text": "handed to the caller to send"}
+    if relay.get("dry_run"):
+        return {"state": "not_sent", "text": "not sent (dry run)"}
+    delivered = relay.get("delivered")
+    failed = relay.get("failed")
+    n_ok = len(delivered) if isinstance(delivered, list) else 0
+    fails = dict(failed) if isinstance(failed, Mapping) else {}
+    if not fails:
+        return {"state": "sent", "text": f"sent to {n_ok} recipient(s)"}
+    address, why = next(iter(fails.items()))
+    if n_ok == 0:
+        return {"state": "not_sent", "text": f"not sent: {why} (e.g. for {address})"}
+    return {"state": "partly_sent", "text": f"sent to {n_ok} of {recipients}; not to {address}: {why}"}
 
 
 def hits_report(store: Store, message_id: int) -> list[dict[str, Any]]:

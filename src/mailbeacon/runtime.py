@@ -24,14 +24,18 @@ class Runtime:
     store: Store
     keyring: Keyring
     clock: Clock = system_clock
+    created: bool = False  # this start created the database (its schema was empty)
     _box: CredentialBox | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True) -> Runtime:
-        store = open_store(settings.database_url)
+        store = open_store(settings.effective_database_url)
+        created = False
         if migrate:
+            created = store.revision() is None
             store.migrate()
-        return cls(settings=settings, store=store, keyring=load_keyring(settings, store, clock), clock=clock)
+        keyring = load_keyring(settings, store, clock)
+        return cls(settings=settings, store=store, keyring=keyring, clock=clock, created=created)
 
     @cached_property
     def credentials(self) -> CredentialBox:

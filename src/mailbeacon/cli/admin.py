@@ -6,7 +6,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..addresses import normalise
 from ..devices import device_secret
@@ -14,7 +13,8 @@ from ..errors import InvalidInput
 from ..passwords import hash_password, new_api_token, new_password
 from ..tokens import generate_key
 from ..web.tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
-from .base import app, console, print_json, state
+from .base import app, console, err, print_json, program, runtime
+from .output import line, print_rows, switches_text, when
 
 workspace_app = typer.Typer(help="Workspaces: a team, its domains and tracking switches.", no_args_is_help=True)
 user_app = typer.Typer(help="Users: senders, their addresses and passwords.", no_args_is_help=True)
@@ -49,21 +49,22 @@ def _switches(opens: bool | None, clicks: bool | None, replies: bool | None) -> 
 
 @workspace_app.command("add")
 def workspace_add(
+    ctx: typer.Context,
     name: str,
     domain: Annotated[
         list[str] | None, typer.Option("--domain", "-d", help="A domain of the team (repeatable).")
     ] = None,
 ) -> None:
     """Create a workspace."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     ws = rt.store.create_workspace(name, domain or [], rt.clock())
     console.print(f"Created workspace '{ws.name}' (domains: {', '.join(ws.domains) or 'none'}).")
 
 
 @workspace_app.command("list")
-def workspace_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def workspace_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List workspaces."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     rows: list[dict[str, Any]] = [
         {"id": w.id, "name": w.name, "domains": list(w.domains), "settings": dict(w.settings)}
         for w in rt.store.workspaces()
@@ -71,14 +72,20 @@ def workspace_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "domains", "settings")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], ", ".join(r["domains"]), str(r["settings"] or ""))
-    console.print(table)
+    print_rows(
+        console,
+        ["id", "name", "domains", "tracking"],
+        [
+            [str(r["id"]), r["name"], ", ".join(r["domains"]) or "-", switches_text(r["settings"]) or "defaults"]
+            for r in rows
+        ],
+        fold=("domains",),
+    )
 
 
 @workspace_app.command("set")
 def workspace_set(
+    ctx: typer.Context,
     name: str,
     domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="Replace the domains.")] = None,
     track_opens: Annotated[bool | None, typer.Option("--track-opens/--no-track-opens")] = None,
@@ -86,11 +93,15 @@ def workspace_set(
     track_replies: Annotated[bool | None, typer.Option("--track-replies/--no-track-replies")] = None,
 ) -> None:
     """Change a workspace's domains or tracking switches."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     ws = rt.store.workspace(name)
     settings = {**ws.settings, **_switches(track_opens, track_clicks, track_replies)}
     ws = rt.store.update_workspace(ws.id, domains=domain, settings=settings)
-    console.print(f"Workspace '{ws.name}': domains {', '.join(ws.domains) or 'none'}, settings {dict(ws.settings)}.")
+    line(
+        console,
+        f"Workspace '{ws.name}': domains {', '.join(ws.domains) or 'none'}; "
+        f"tracking {switches_text(ws.settings) or 'as the server defaults'}.",
+    )
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -98,29 +109,37 @@ def workspace_set(
 
 @user_app.command("add")
 def user_add(
+    ctx: typer.Context,
     email: str,
     workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace name.")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
     admin: Annotated[bool, typer.Option("--admin", help="Can see every message of the workspace.")] = False,
 ) -> None:
     """Create a user (a sender). Prints a generated password unless --password-stdin."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     address = normalise(email)
     ws = rt.store.workspace(workspace)
     pw, generated = _password(password_stdin)
     user = rt.store.create_user(ws.id, address, hash_password(pw), rt.clock(), is_admin=admin)
     console.print(f"Created user {user.email} in workspace '{ws.name}'.")
+    if not ws.domains:
+        line(
+            err,
+            f"Workspace '{ws.name}' has no domain, so replies from colleagues (R6) cannot be recognised: "
+            f"`{program()} workspace set {ws.name} --domain {address.rpartition('@')[2]}` sets it.",
+        )
     if generated:
         console.print(f"Password (shown once): {pw}", highlight=False)
 
 
 @user_app.command("list")
 def user_list(
+    ctx: typer.Context,
     workspace: Annotated[str | None, typer.Option("--workspace", "-w")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List users and their addresses."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     ws_id = rt.store.workspace(workspace).id if workspace else None
     rows: list[dict[str, Any]] = [
         {
@@ -135,18 +154,28 @@ def user_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("email", "workspace", "addresses", "admin", "settings")
-    for r in rows:
-        table.add_row(
-            r["email"], str(r["workspace_id"]), ", ".join(r["addresses"]), str(r["admin"]), str(r["settings"] or "")
-        )
-    console.print(table)
+    names = {w.id: w.name for w in rt.store.workspaces()}
+    print_rows(
+        console,
+        ["email", "workspace", "addresses", "admin", "tracking"],
+        [
+            [
+                r["email"],
+                names.get(r["workspace_id"], str(r["workspace_id"])),
+                ", ".join(r["addresses"]),
+                "yes" if r["admin"] else "no",
+                switches_text(r["settings"]) or "workspace's",
+            ]
+            for r in rows
+        ],
+        fold=("email", "addresses"),
+    )
 
 
 @user_app.command("add-address")
-def user_add_address(email: str, address: str) -> None:
+def user_add_address(ctx: typer.Context, email: str, address: str) -> None:
     """Give a user another sending address (an identity)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(normalise(email))
     rt.store.add_address(user.id, normalise(address))
     console.print(f"{normalise(address)} now belongs to {user.email}.")
@@ -154,11 +183,12 @@ def user_add_address(email: str, address: str) -> None:
 
 @user_app.command("set-password")
 def user_set_password(
+    ctx: typer.Context,
     email: str,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
     """Set a user's password (generated and printed unless --password-stdin)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(normalise(email))
     pw, generated = _password(password_stdin)
     rt.store.update_user(user.id, password_hash=hash_password(pw))
@@ -167,26 +197,29 @@ def user_set_password(
 
 @user_app.command("set")
 def user_set(
+    ctx: typer.Context,
     email: str,
     track_opens: Annotated[bool | None, typer.Option("--track-opens/--no-track-opens")] = None,
     track_clicks: Annotated[bool | None, typer.Option("--track-clicks/--no-track-clicks")] = None,
     track_replies: Annotated[bool | None, typer.Option("--track-replies/--no-track-replies")] = None,
 ) -> None:
     """Change a user's tracking switches (a user can switch off what the workspace allows)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(normalise(email))
     settings = {**user.settings, **_switches(track_opens, track_clicks, track_replies)}
     rt.store.update_user(user.id, settings=settings)
-    console.print(f"{user.email}: {settings}")
+    line(console, f"{user.email}: tracking {switches_text(settings) or 'as the workspace allows'}.")
 
 
 # -- tokens, devices, keys --------------------------------------------------------------------
 
 
 @token_app.command("add")
-def token_add(email: str, name: Annotated[str, typer.Option(help="What the token is for.")] = "cli") -> None:
+def token_add(
+    ctx: typer.Context, email: str, name: Annotated[str, typer.Option(help="What the token is for.")] = "cli"
+) -> None:
     """Create an API token for a user (printed once)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(normalise(email))
     token = new_api_token()
     rt.store.add_api_token(user.id, token, name, rt.clock())
@@ -195,13 +228,14 @@ def token_add(email: str, name: Annotated[str, typer.Option(help="What the token
 
 @device_app.command("add")
 def device_add(
+    ctx: typer.Context,
     email: str,
     kind: Annotated[str, typer.Option(help="extension, dashboard or other")] = "other",
     name: Annotated[str, typer.Option()] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Pair a device with a user by hand; prints its id, beacon secret and cookie."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     if kind not in ("extension", "dashboard", "other"):
         raise InvalidInput("kind must be extension, dashboard or other")
     user = rt.store.user(normalise(email))
@@ -219,28 +253,34 @@ def device_add(
 
 
 @device_app.command("list")
-def device_list(email: str) -> None:
+def device_list(ctx: typer.Context, email: str) -> None:
     """List a user's paired devices."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(normalise(email))
-    table = Table("device", "kind", "name", "paired", "last seen")
-    for d in rt.store.devices(user.id):
-        table.add_row(d.public_id, d.kind, d.name, d.created_at.isoformat(), str(d.last_seen_at or ""))
-    console.print(table)
+    now = rt.clock()
+    print_rows(
+        console,
+        ["device", "kind", "name", "paired", "last seen"],
+        [
+            [d.public_id, d.kind, d.name, when(d.created_at, now), when(d.last_seen_at, now)]
+            for d in rt.store.devices(user.id)
+        ],
+        fold=("name",),
+    )
 
 
 @device_app.command("revoke")
-def device_revoke(device_id: str) -> None:
+def device_revoke(ctx: typer.Context, device_id: str) -> None:
     """Unpair a device."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     rt.store.revoke_device(device_id, rt.clock())
     console.print(f"Device {device_id} revoked.")
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
+def keys_rotate(ctx: typer.Context) -> None:
     """Add a new signing key; it signs new tokens from the next start, old keys keep verifying."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     if rt.settings.secret_keys:
         raise InvalidInput("secret_keys is set in the configuration: add the new key there instead")
     kid = rt.store.add_signing_key(generate_key(), rt.clock())

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..errors import InvalidInput
 from ..imap import check_mailbox, parse_url
-from .base import app, console, print_json, state
+from .base import app, console, print_json, runtime
+from .output import print_rows, when
 
 mailbox_app = typer.Typer(help="IMAP mailboxes watched for replies, auto-replies and bounces.", no_args_is_help=True)
 app.add_typer(mailbox_app, name="mailbox")
@@ -36,6 +36,7 @@ def _read_password(url_password: str, from_stdin: bool) -> str:
 
 @mailbox_app.command("add")
 def mailbox_add(
+    ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The mailbeacon user whose mailbox it is.")],
     imap: Annotated[
         str, typer.Option("--imap", help="imaps://user@host:993, imap://user@host:143 (STARTTLS if offered).")
@@ -46,7 +47,7 @@ def mailbox_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Watch a mailbox of USER for replies (the password is stored encrypted)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     user = rt.store.user(email.strip().lower())
     url = parse_url(imap)
     password = _read_password(url.password, password_stdin)
@@ -59,9 +60,9 @@ def mailbox_add(
 
 
 @mailbox_app.command("list")
-def mailbox_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def mailbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Mailboxes with their state, last successful check, last error and last message seen."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     emails = {u.id: u.email for u in rt.store.users()}
     rows: list[dict[str, Any]] = [
         {
@@ -79,27 +80,32 @@ def mailbox_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "user", "mailbox", "folders", "state", "last ok", "last seen", "last error")
-    colour = {"connected": "green", "error": "red", "stopped": "yellow"}
-    for r in rows:
-        st = f"[{colour.get(r['state'], 'white')}]{r['state']}[/]"
-        table.add_row(
-            str(r["id"]),
-            r["user"],
-            r["url"],
-            ", ".join(r["folders"]),
-            st,
-            r["last_ok_at"],
-            r["last_seen_at"],
-            r["last_error"] or "",
-        )
-    console.print(table)
+    now = rt.clock()
+    boxes = {b.id: b for b in rt.store.mailboxes()}
+    print_rows(
+        console,
+        ["id", "user", "mailbox", "folders", "state", "last ok", "last seen", "last error"],
+        [
+            [
+                str(r["id"]),
+                r["user"],
+                r["url"],
+                ", ".join(r["folders"]),
+                r["state"],
+                when(boxes[r["id"]].last_ok_at, now) or "-",
+                when(boxes[r["id"]].last_seen_at, now) or "-",
+                r["last_error"] or "",
+            ]
+            for r in rows
+        ],
+        fold=("mailbox", "last error"),
+    )
 
 
 @mailbox_app.command("check")
-def mailbox_check(mailbox_id: int) -> None:
+def mailbox_check(ctx: typer.Context, mailbox_id: int) -> None:
     """Connect once now and handle everything new (also shows whether the login works)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     result = asyncio.run(check_mailbox(rt, mailbox_id))
     console.print(
         f"Mailbox {mailbox_id}: {result.messages} new message(s), {result.fetched} read in full, "
@@ -108,8 +114,8 @@ def mailbox_check(mailbox_id: int) -> None:
 
 
 @mailbox_app.command("remove")
-def mailbox_remove(mailbox_id: int) -> None:
+def mailbox_remove(ctx: typer.Context, mailbox_id: int) -> None:
     """Stop watching a mailbox (recorded replies stay)."""
-    rt = state.runtime()
+    rt = runtime(ctx)
     rt.store.remove_mailbox(mailbox_id)
     console.print(f"Mailbox {mailbox_id} removed.")

@@ -3,91 +3,179 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Column, Table
 
 from ..errors import InvalidInput, NotFound
+from ..model import Message
 from ..reclassify import run_reclassify
 from ..reports import hits_report, message_report
-from .base import app, console, print_json, state
+from ..runtime import Runtime
+from .base import app, console, print_json, runtime
+from .output import line, plural, print_rows, when
+
+
+def _find(rt: Runtime, message: str, limit: int) -> list[Message]:
+    """A numeric id (as `stats` shows it) or a Message-ID, with or without angle brackets."""
+    if message.isdigit():
+        return [rt.store.message(int(message))]
+    mid = message.strip()
+    mid = mid if mid.startswith("<") else f"<{mid}>"
+    msgs = rt.store.messages(rfc_message_id=mid, limit=limit)
+    if not msgs:
+        raise NotFound(f"no tracked message with Message-ID {mid} (`mailbeacon stats` lists them)")
+    return msgs
+
+
+def _extras(v: dict[str, Any]) -> str:
+    """What happened besides the counted numbers, in words (only what is not zero)."""
+    hits = v["hits"]
+    pending = sum((v.get("provisional_hits") or {}).values())
+    parts = []
+    if v["opens_inferred"]:
+        parts.append("open inferred from a " + ("click" if v["inferred_from"] == "inferred_from_click" else "reply"))
+    counted = [
+        (v["opens_self"], "own open", None),
+        (v["clicks_self"], "own click", None),
+        (v["opens_machine"], "machine open", None),
+        (v["clicks_scanner"], "scanner click", None),
+        (hits["preview"], "link preview", None),
+        (hits["unknown"], "unknown hit", None),
+        (v["auto_replies"], "auto-reply", "auto-replies"),
+        (v["bounces"], "bounce", None),
+        (v["colleague_replies"], "colleague reply", "colleague replies"),
+        (pending, "hit being checked", "hits being checked"),
+    ]
+    parts.extend(plural(n, one, many) for n, one, many in counted if n)
+    return ", ".join(parts)
+
+
+_PLAIN_COLUMNS = (
+    ("opens", "opens"),
+    ("opens_inferred", "inferred"),
+    ("opens_self", "self_opens"),
+    ("opens_machine", "machine_opens"),
+    ("clicks", "clicks"),
+    ("clicks_self", "self_clicks"),
+    ("clicks_scanner", "scanner_clicks"),
+    ("replies", "replies"),
+    ("auto_replies", "auto_replies"),
+    ("bounces", "bounces"),
+    ("colleague_replies", "colleague_replies"),
+)
 
 
 @app.command()
 def stats(
+    ctx: typer.Context,
     message: Annotated[str | None, typer.Option("--message", "-m", help="Message-ID (or numeric id).")] = None,
     limit: Annotated[int, typer.Option(help="How many recent messages.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (times in ISO 8601 UTC).")] = False,
 ) -> None:
-    """Opens, clicks and replies per message and recipient (settled verdicts)."""
-    rt = state.runtime()
-    if message:
-        if message.isdigit():
-            msgs = [rt.store.message(int(message))]
-        else:
-            mid = message if message.startswith("<") else f"<{message}>"
-            msgs = rt.store.messages(rfc_message_id=mid, limit=limit)
-            if not msgs:
-                raise NotFound(f"no tracked message with Message-ID {mid}")
-    else:
-        msgs = rt.store.messages(limit=limit)
+    """Opens, clicks and replies per message and recipient (settled verdicts; pending hits are said)."""
+    rt = runtime(ctx)
+    msgs = _find(rt, message, limit) if message else rt.store.messages(limit=limit)
     reports = [message_report(rt.store, m) for m in msgs]
     if as_json:
         print_json(reports)
         return
     if not reports:
-        console.print("No tracked messages yet.")
+        line(console, f"No tracked messages yet (database {rt.settings.effective_database_url}).")
         return
-    for r in reports:
-        console.print(f"[bold]{r['subject'] or '(no subject)'}[/bold]  {r['message_id']}  sent {r['sent_at']}")
-        width = max((len(v["address"]) for v in r["recipients"]), default=9)
-        table = Table(
-            Column("recipient", no_wrap=True, min_width=width),
-            "opens",
-            "inferred",
-            "machine",
-            "self",
-            "clicks",
-            "scanner clicks",
-            "replies",
-            "first open",
-        )
+    now = rt.clock()
+    settle = round(rt.settings.settle_window)
+    for i, r in enumerate(reports):
+        if i:
+            line(console, "")
+        _message_lines(r, now, settle)
+        rows = []
         for v in r["recipients"]:
-            table.add_row(
-                v["address"],
-                str(v["opens"]),
-                str(v["opens_inferred"]),
-                str(v["opens_machine"]),
-                str(v["opens_self"]),
-                str(v["clicks"]),
-                str(v["clicks_scanner"]),
-                str(v["replies"]),
-                v["first_open_at"] or "",
-            )
-        console.print(table)
+            if console.is_terminal:
+                rows.append(
+                    [
+                        v["address"],
+                        str(v["opens"]),
+                        str(v["clicks"]),
+                        str(v["replies"]),
+                        when(v["first_open_at"], now),
+                        _extras(v),
+                    ]
+                )
+            else:
+                hits = v["hits"]
+                rows.append(
+                    [
+                        v["address"],
+                        *(str(v[key]) for key, _ in _PLAIN_COLUMNS),
+                        str(hits["preview"]),
+                        str(hits["unknown"]),
+                        str(sum((v.get("provisional_hits") or {}).values())),
+                        when(v["first_open_at"], now, relative=False),
+                    ]
+                )
+        if console.is_terminal:
+            headers = ["recipient", "opens", "clicks", "replies", "first open", "also"]
+        else:
+            headers = [
+                "recipient",
+                *(name for _, name in _PLAIN_COLUMNS),
+                "previews",
+                "unknown",
+                "pending",
+                "first_open",
+            ]
+        print_rows(console, headers, rows, fold=("recipient", "also"))
+
+
+def _message_lines(r: dict[str, Any], now: datetime, settle: int) -> None:
+    line(console, f"{r['subject'] or '(no subject)'}")
+    sent = r["delivery"]
+    if sent["state"] == "not_sent":
+        line(console, f"  id {r['id']}  {r['message_id']}  recorded {when(r['sent_at'], now)}")
+        line(console, f"  NOT SENT{sent['text'].removeprefix('not sent')}")
+    else:
+        line(console, f"  id {r['id']}  {r['message_id']}  sent {when(r['sent_at'], now)}")
+    if sent["state"] == "partly_sent":
+        line(console, f"  {sent['text']}")
+    for sentence in r["tracking_off"]:
+        line(console, f"  {sentence}")
+    if r["pending_hits"]:
+        line(
+            console,
+            f"  {plural(r['pending_hits'], 'hit', 'hits')} being checked (verdicts settle within {settle} s; "
+            "the numbers below count settled ones)",
+        )
 
 
 @app.command()
 def hits(
-    message: Annotated[int, typer.Option("--message", "-m", help="Numeric message id (see `stats`).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    ctx: typer.Context,
+    message: Annotated[str, typer.Option("--message", "-m", help="Message-ID or numeric id (see `stats`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (times in ISO 8601 UTC).")] = False,
 ) -> None:
     """Every hit of a message with its verdict and reasons."""
-    rt = state.runtime()
-    rows = hits_report(rt.store, rt.store.message(message).id)
+    rt = runtime(ctx)
+    (msg, *_) = _find(rt, message, 1)
+    rows = hits_report(rt.store, msg.id)
     if as_json:
         print_json(rows)
         return
-    table = Table("at", "recipient", "kind", "verdict", "why")
+    if not rows:
+        line(console, f"No hits yet for message {msg.id} {msg.rfc_message_id}.")
+        return
+    now = rt.clock()
+    table = []
     for h in rows:
-        verdict = (h["verdict"] or "pending") + ("" if h["settled"] else " (provisional)")
-        table.add_row(h["at"], h["recipient"] or "", h["kind"], verdict, "; ".join(r["text"] for r in h["reasons"]))
-    console.print(table)
+        verdict = (h["verdict"] or "pending") + ("" if h["settled"] else " (being checked)")
+        why = "; ".join(r["text"] for r in h["reasons"])
+        table.append([when(h["at"], now, relative=console.is_terminal), h["recipient"] or "", h["kind"], verdict, why])
+    print_rows(console, ["at", "recipient", "kind", "verdict", "why"], table, fold=("recipient", "why"))
 
 
 @app.command()
 def reclassify(
+    ctx: typer.Context,
     since: Annotated[str | None, typer.Option(help="Only hits at or after this time (ISO 8601).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -100,7 +188,7 @@ def reclassify(
             raise InvalidInput(f"--since '{since}' is not an ISO 8601 time such as 2026-03-01T00:00:00Z") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-    rt = state.runtime()
+    rt = runtime(ctx)
     result = run_reclassify(rt, when)
     if as_json:
         print_json(result)

@@ -11,13 +11,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..config import Settings, mask, settings_table
+from ..config import Settings, default_config_file, mask, settings_table
 from ..passwords import hash_password, new_api_token, new_password
+from ..reachability import public_url_warning
 from ..runtime import Runtime
 from ..service import Service
 from ..store.migrate import head
-from .base import app, console, print_json, state
+from .base import app, console, print_json, program, runtime, settings, warn_public_url
+from .output import line
 
+log = logging.getLogger("mailbeacon")
 BOOTSTRAP_WORKSPACE = "default"
 BOOTSTRAP_ADMIN = "admin@mailbeacon.local"
 
@@ -38,20 +41,42 @@ def bootstrap(rt: Runtime) -> dict[str, str] | None:
 def _welcome(rt: Runtime, created: dict[str, str]) -> None:
     s = rt.settings
     smtp = s.smtp if s.smtp not in ("", "off") else "off"
-    console.print(
-        "\n[bold]mailbeacon is set up.[/bold] This is shown once; keep it somewhere safe.\n"
+    prog = program()
+    line(
+        console,
+        "\nmailbeacon is set up. This is shown once; keep it somewhere safe.\n"
         f"  workspace     {created['workspace']}\n"
         f"  admin user    {created['email']}\n"
         f"  password      {created['password']}\n"
         f"  API token     {created['token']}\n\n"
+        f"  data          {s.effective_data_dir}  (database {s.effective_database_url})\n"
         f"  HTTP          http://{s.http}   (tracking links use {rt.public_url})\n"
         f"  SMTP proxy    {smtp}   (AUTH PLAIN/LOGIN with a user's email and password)\n"
         f"  upstream SMTP {mask(s.upstream_smtp)}\n\n"
-        "Next: add your sender with `mailbeacon user add you@yourdomain --workspace default`,\n"
-        "point your mail client's outgoing server at the SMTP proxy, and set upstream_smtp.\n",
-        highlight=False,
-        soft_wrap=True,
+        f"Next: add your sender with `{prog} user add you@yourdomain --workspace {created['workspace']}`\n"
+        "and point your mail client's outgoing server at the SMTP proxy.\n"
+        f"The workspace has no domain yet, so replies from colleagues (R6) cannot be recognised: set it with\n"
+        f"  {prog} workspace set {created['workspace']} --domain yourdomain.com\n",
     )
+
+
+def _hints(rt: Runtime) -> None:
+    """What still stops mail from going out or being counted right; said at every start."""
+    prog = program()
+    if not rt.settings.upstream_smtp:
+        config_file = default_config_file()
+        line(
+            console,
+            "upstream_smtp is not set: the proxy relays only for users with their own upstream. Set it with one of\n"
+            f"  {prog} user set-upstream you@yourdomain smtp+starttls://you:PASSWORD@smtp.yourdomain:587\n"
+            "  MAILBEACON_UPSTREAM_SMTP=smtp+starttls://user:PASSWORD@smtp.example.com:587 make run\n"
+            f'  upstream_smtp = "smtp+starttls://user:PASSWORD@smtp.example.com:587" in {config_file}\n'
+            '  make run ARGS="--set upstream_smtp=smtp+starttls://user:PASSWORD@smtp.example.com:587"',
+        )
+    warning = public_url_warning(rt.public_url)
+    if warning:
+        warn_public_url(rt.public_url)
+        log.warning("%s", warning)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -65,6 +90,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     http: Annotated[str | None, typer.Option(help="host:port for HTTP (tracking and API).")] = None,
     smtp: Annotated[str | None, typer.Option(help="host:port for the SMTP proxy, or 'off'.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL written into tracking links.")] = None,
@@ -74,7 +100,7 @@ def serve(
     """Run everything: tracking endpoints, API, SMTP proxy, mailbox watchers, pipeline."""
     flags = {"http": http, "smtp": smtp, "public_url": public_url, "upstream_smtp": upstream_smtp}
     flags["http_server"] = http_server
-    rt = state.runtime({k: v for k, v in flags.items() if v is not None})
+    rt = runtime(ctx, {k: v for k, v in flags.items() if v is not None})
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if rt.settings.log_level != "debug":  # aiosmtpd logs every SMTP command at INFO
         logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -82,7 +108,8 @@ def serve(
     if created:
         _welcome(rt, created)
     else:
-        console.print(f"mailbeacon serving HTTP on {rt.settings.http}, SMTP proxy on {rt.settings.smtp}")
+        line(console, f"mailbeacon serving HTTP on {rt.settings.http}, SMTP proxy on {rt.settings.smtp}")
+    _hints(rt)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(Service(rt).run_until_signalled())
@@ -91,12 +118,11 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(ctx: typer.Context) -> None:
     """Bring the database schema up to date (serve does this on start too)."""
-    settings = state.settings()
     from ..store import open_store
 
-    store = open_store(settings.database_url)
+    store = open_store(settings(ctx).effective_database_url)
     try:
         applied = store.migrate()
     finally:
@@ -118,13 +144,14 @@ def _shown(settings: Settings, name: str) -> Any:
 
 
 @app.command()
-def config(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def config(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print the effective settings (secrets masked)."""
-    settings = state.settings()
+    effective = settings(ctx)
     names = [f.name for f in fields(Settings)]
-    values = {n: _shown(settings, n) for n in names}
-    values["public_url"] = values["public_url"] or f"{settings.effective_public_url} (derived from http)"
-    values["data_dir"] = values["data_dir"] or f"{settings.effective_data_dir} (derived)"
+    values = {n: _shown(effective, n) for n in names}
+    values["public_url"] = values["public_url"] or f"{effective.effective_public_url} (derived from http)"
+    values["data_dir"] = values["data_dir"] or f"{effective.effective_data_dir} (derived)"
+    values["database_url"] = values["database_url"] or f"{effective.effective_database_url} (derived from data_dir)"
     if as_json:
         print_json(values)
         return

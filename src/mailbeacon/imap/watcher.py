@@ -117,6 +117,14 @@ class MailboxWatcher:
         now = self.runtime.clock()
         error = f"{now.isoformat(timespec='seconds')}: {'; '.join(problems)}" if problems else None
         await self._state("connected", ok_at=now, error=error)
+        log.info(
+            "mailbox %s checked: %d new message(s), %d read in full, %d recorded%s",
+            mailbox.id,
+            result.messages,
+            result.fetched,
+            result.recorded,
+            f"; {len(problems)} folder(s) unavailable" if problems else "",
+        )
         return result
 
     async def _sync_folder(self, client: ImapClient, mailbox: Mailbox, folder: str, result: CheckResult) -> int:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from ..config import split_hostport
 from ..errors import ConfigError
+from ..reachability import public_url_warning
 from ..runtime import Runtime
 from .session import Handler, Server
 
@@ -117,4 +118,7 @@ async def start_smtp_proxy(runtime: Runtime, *, host: str | None = None, port: i
     server = await loop.create_server(factory, host=host, port=port)
     proxy = SmtpProxy(server, handler)
     log.info("SMTP submission proxy on %s:%s (TLS %s)", *proxy.address, "on" if tls else "off")
+    warning = public_url_warning(runtime.public_url)
+    if warning:
+        log.warning("%s", warning)
     return proxy

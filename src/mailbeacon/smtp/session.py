@@ -158,13 +158,18 @@ class Handler:
     def _check(self, login: str, password: str) -> User | None:
         address = try_normalise(login)
         if address is None:
+            log.info("SMTP sign-in failed: the login is not an email address")
             return None
         try:
             user = self.runtime.store.user(address)
         except NotFound:
             check_password(password, _DUMMY_HASH)  # same work either way
+            log.info("SMTP sign-in failed: no user with that login")
             return None
-        return user if check_password(password, user.password_hash) else None
+        if not check_password(password, user.password_hash):
+            log.info("SMTP sign-in failed: wrong password for user %s", user.id)
+            return None
+        return user
 
     # -- the transaction ----------------------------------------------------------------------
 
@@ -264,6 +269,13 @@ class Handler:
                 delivered.add(targets[original])
             else:
                 failed[targets[original]] = (code, text)
+        log.info(
+            "relayed %s of user %s: %d delivered, %d not delivered",
+            "an uninstrumented message" if isinstance(made, bytes) else f"message {made.message_id}",
+            user.id,
+            len([a for a in targets.values() if a in delivered]),
+            len(failed),
+        )
         if isinstance(made, bytes):
             return _answer(targets, delivered, failed, "")
         if failed:

@@ -18,7 +18,7 @@ from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, Stored
 from .leases import LeasesStore
 from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
-from .migrate import upgrade
+from .migrate import current, upgrade
 from .replies import RepliesStore
 
 
@@ -49,6 +49,10 @@ class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, R
                     deltas.append((r.recipient_id, r.message_id, d))
             self._apply_deltas(c, deltas)
         return new
+
+    def revision(self) -> str | None:
+        """The schema revision of the database; None for a database mailbeacon has not set up yet."""
+        return current(self.engine)
 
     def migrate(self) -> list[str]:
         """Bring the schema up to date; returns the revisions applied."""

@@ -1,0 +1,45 @@
+"""Whether recipients can reach the tracking links: a public URL on loopback, a private network or
+plain http means pixels and links that nobody outside can load (or that leak over the network). Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+DEPLOY_DOC = "docs/deploy.md"
+_LOCAL_NAMES = ("localhost", "localhost.localdomain")
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test", ".example", ".invalid")
+
+
+def public_url_problems(url: str) -> list[str]:
+    """What is wrong with `url` as the base of tracking links seen by recipients ([] when nothing)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    problems: list[str] = []
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if (ip is not None and ip.is_loopback) or host in _LOCAL_NAMES:
+        problems.append("it is this machine (loopback), which no recipient can reach")
+    elif ip is not None and (ip.is_private or ip.is_link_local or ip.is_unspecified):
+        problems.append("it is a private network address, which recipients outside that network cannot reach")
+    elif ip is None and (host.endswith(_LOCAL_SUFFIXES) or "." not in host):
+        problems.append("it is a local name, which recipients outside this network cannot resolve")
+    if parts.scheme == "http":
+        problems.append(
+            "it is plain http, which mail clients block or flag and over which paired browsers cannot send "
+            "their cookie"
+        )
+    return problems
+
+
+def public_url_warning(url: str) -> str | None:
+    """One sentence for the operator, or None when the public URL looks reachable and secure."""
+    problems = public_url_problems(url)
+    if not problems:
+        return None
+    return (
+        f"Warning: tracking links use {url}: {'; '.join(problems)}. Set public_url to an https "
+        f"address recipients can reach (see {DEPLOY_DOC})."
+    )
