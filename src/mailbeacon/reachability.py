@@ -28,8 +28,7 @@ def public_url_problems(url: str) -> list[str]:
         problems.append("it is a local name, which recipients outside this network cannot resolve")
     if parts.scheme == "http":
         problems.append(
-            "it is plain http, which mail clients block or flag and over which paired browsers cannot send "
-            "their cookie"
+            "it is plain http, which mail clients block or flag and over which paired browsers cannot send their cookie"
         )
     return problems
 

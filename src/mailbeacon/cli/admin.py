@@ -164,7 +164,7 @@ def user_list(
                 names.get(r["workspace_id"], str(r["workspace_id"])),
                 ", ".join(r["addresses"]),
                 "yes" if r["admin"] else "no",
-                switches_text(r["settings"]) or "workspace's",
+                switches_text(r["settings"]) or "as the workspace",
             ]
             for r in rows
         ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -72,18 +73,14 @@ def print_rows(
 ) -> None:
     """A table on a terminal (columns in `fold` wrap, so it fits 80 columns); tab-separated lines otherwise."""
     if not console.is_terminal:
-        if title:
-            console.out(title, highlight=False)
-        console.out("\t".join(h.replace(" ", "_") for h in headers), highlight=False)
-        for row in rows:
-            console.out("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row), highlight=False)
+        out = [title] if title else []
+        out.append("\t".join(h.replace(" ", "_") for h in headers))
+        out.extend("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) for row in rows)
+        console.file.write("\n".join(out) + "\n")
         return
-    table = Table(title=escape(title) if title else None, title_justify="left", expand=False)
+    table = Table(title=escape(title) if title else None, title_justify="left", expand=False, box=box.SIMPLE_HEAD)
     for h in headers:
-        if h in fold:
-            table.add_column(h, overflow="fold", ratio=1)
-        else:
-            table.add_column(h, overflow="fold")
+        table.add_column(h, overflow="fold", no_wrap=h not in fold)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
@@ -94,4 +91,4 @@ def line(console: Console, text: str) -> None:
     if console.is_terminal:
         console.print(escape(text), highlight=False)
     else:
-        console.out(text, highlight=False)
+        console.file.write(text + "\n")

@@ -89,43 +89,34 @@ def stats(
         if i:
             line(console, "")
         _message_lines(r, now, settle)
-        rows = []
-        for v in r["recipients"]:
-            if console.is_terminal:
-                rows.append(
-                    [
-                        v["address"],
-                        str(v["opens"]),
-                        str(v["clicks"]),
-                        str(v["replies"]),
-                        when(v["first_open_at"], now),
-                        _extras(v),
-                    ]
-                )
-            else:
-                hits = v["hits"]
-                rows.append(
-                    [
-                        v["address"],
-                        *(str(v[key]) for key, _ in _PLAIN_COLUMNS),
-                        str(hits["preview"]),
-                        str(hits["unknown"]),
-                        str(sum((v.get("provisional_hits") or {}).values())),
-                        when(v["first_open_at"], now, relative=False),
-                    ]
-                )
         if console.is_terminal:
-            headers = ["recipient", "opens", "clicks", "replies", "first open", "also"]
-        else:
-            headers = [
-                "recipient",
-                *(name for _, name in _PLAIN_COLUMNS),
-                "previews",
-                "unknown",
-                "pending",
-                "first_open",
+            print_rows(
+                console,
+                ["recipient", "opens", "clicks", "replies", "first open"],
+                [
+                    [v["address"], str(v["opens"]), str(v["clicks"]), str(v["replies"]), when(v["first_open_at"], now)]
+                    for v in r["recipients"]
+                ],
+                fold=("recipient", "first open"),
+            )
+            for v in r["recipients"]:
+                also = _extras(v)
+                if also:
+                    line(console, f"  {v['address']}: {also}")
+            continue
+        rows = [
+            [
+                v["address"],
+                *(str(v[key]) for key, _ in _PLAIN_COLUMNS),
+                str(v["hits"]["preview"]),
+                str(v["hits"]["unknown"]),
+                str(sum((v.get("provisional_hits") or {}).values())),
+                when(v["first_open_at"], now, relative=False),
             ]
-        print_rows(console, headers, rows, fold=("recipient", "also"))
+            for v in r["recipients"]
+        ]
+        headers = ["recipient", *(name for _, name in _PLAIN_COLUMNS), "previews", "unknown", "pending", "first_open"]
+        print_rows(console, headers, rows)
 
 
 def _message_lines(r: dict[str, Any], now: datetime, settle: int) -> None:
@@ -141,11 +132,8 @@ def _message_lines(r: dict[str, Any], now: datetime, settle: int) -> None:
     for sentence in r["tracking_off"]:
         line(console, f"  {sentence}")
     if r["pending_hits"]:
-        line(
-            console,
-            f"  {plural(r['pending_hits'], 'hit', 'hits')} being checked (verdicts settle within {settle} s; "
-            "the numbers below count settled ones)",
-        )
+        n = plural(r["pending_hits"], "hit", "hits")
+        line(console, f"  {n} being checked: counted once settled (within {settle} s)")
 
 
 @app.command()
