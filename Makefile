@@ -1,5 +1,10 @@
 # mailbeacon — `make run` serves on an embedded SQLite database, `make test` runs every check.
+#   make run ARGS="--set upstream_smtp=smtp+starttls://user:pass@smtp.example.com:587"
+#   MAILBEACON_UPSTREAM_SMTP=smtp+starttls://user:pass@smtp.example.com:587 make run
+#   make run SERVE_ARGS="--public-url https://t.example.com"
 PYTHON ?= python3
+ARGS ?=
+SERVE_ARGS ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
@@ -14,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/mailbeacon serve
+	$(VENV)/bin/mailbeacon $(ARGS) serve $(SERVE_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
@@ -28,7 +33,16 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# wrk and nginx are the load generator and the baseline (Debian packages wrk, nginx-light)
+BENCH_TOOLS := wrk nginx taskset
 bench: $(STAMP)
+	@missing=""; for t in $(BENCH_TOOLS); do command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench needs:$$missing (Debian/Ubuntu: apt-get install -y wrk nginx-light util-linux)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light util-linux || exit 1; \
+	  else exit 1; fi; \
+	fi
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/pixel.py
 	$(PY) bench/rewrite.py

@@ -198,9 +198,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def cli(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Run]:
+def cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     """Run `mailbeacon ARGS...` in-process on a fresh SQLite database: (exit code, stdout, stderr)."""
     from mailbeacon.cli import main
 
@@ -216,4 +214,4 @@ def cli(
         out, err = capsys.readouterr()
         return code, out, err
 
-    yield run
+    return run

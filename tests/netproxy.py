@@ -1,9 +1,12 @@
-"""A TCP forwarder on loopback that a test can cut and restore: a database that disappears."""
+"""Forwarders on loopback: a TCP one a test can cut and restore (a database that disappears), and a
+TLS terminator (https in front of a plain-HTTP server)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import ssl
 import threading
 
 
@@ -75,3 +78,55 @@ class TcpProxy:
         head, _, tail = database_url.partition("@")
         host_db = tail.split("/", 1)
         return f"{head}@127.0.0.1:{self.port}/{host_db[1]}"
+
+
+class TlsTerminator:
+    """https on loopback in front of a plain-HTTP port, as Caddy or nginx would be (asyncio, in a thread)."""
+
+    def __init__(self, target_port: int, context: ssl.SSLContext) -> None:
+        self.target_port = target_port
+        self.context = context
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.port = 0
+
+        async def start() -> None:
+            server = await asyncio.start_server(self._client, "127.0.0.1", 0, ssl=context)
+            self.port = server.sockets[0].getsockname()[1]
+            self._server = server
+            ready.set()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(start())
+            self.loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        ready.wait(10)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def close(self) -> None:
+        def stop() -> None:
+            self._server.close()
+            self.loop.stop()
+
+        self.loop.call_soon_threadsafe(stop)
