@@ -98,11 +98,11 @@ def test_corpus_template(path: Path) -> None:
     assert [u.rstrip("/") for u in links] == [u.rstrip("/") for u in expected] or sorted(links) == sorted(expected)
     assert [h for h in live_links(out) if not h.startswith(PUBLIC + "/c/")] == []
     undo(text, out, links)
-    # the pixel sits right before the last </body> (or at the end when there is none)
-    low = out.lower()
-    body = low.rfind("</body>")
-    if "</body>" in text.lower():
-        assert low[:body].endswith(MARKUP.lower())
+    # the pixel sits right after the <body> start tag (where Gmail's clipping cannot hide it)
+    start = re.search(r"<body\b[^>]*>", text, re.IGNORECASE)
+    if start is not None:
+        assert out[start.end() :].startswith(MARKUP)
+        assert out.index(MARKUP) < 102_000
     assert out.encode("utf-8", "surrogateescape").replace(MARKUP.encode(), b"").count(b"\n") == text.count("\n")
 
 
@@ -163,7 +163,7 @@ def test_left_alone(snippet: str) -> None:
     text = f"<html><body>{snippet}x</a></body></html>"
     out, links = rewrite(text)
     assert links == []
-    assert out == text.replace("</body>", MARKUP + "</body>")
+    assert out == text.replace("<body>", "<body>" + MARKUP)
 
 
 def test_outlook_conditional_comments_and_vml() -> None:
@@ -221,9 +221,23 @@ def test_pixel_placement_without_body() -> None:
     assert out == "<p>hello</p>\n" + MARKUP
     out, _ = rewrite("<html><p>hello</p></html>")
     assert out == "<html><p>hello</p>" + MARKUP + "</html>"
-    # a </body> inside a comment or a script is not the end of the body
-    out, _ = rewrite("<body><script>x='</body>'</script><!-- </body> -->hi</body>")
-    assert out.endswith("hi" + MARKUP + "</body>")
+    # a <body> inside a comment, a script or an Outlook conditional comment is not the body's start
+    out, _ = rewrite(
+        "<html><!-- <body> --><script>x='<body>'</script><!--[if mso]><body x><![endif]--><p>hi</p></html>"
+    )
+    assert out.endswith("<p>hi</p>" + MARKUP + "</html>")
+
+
+def test_pixel_goes_right_after_the_body_start_tag() -> None:
+    """Gmail clips a message over about 102 KB; the pixel before the cut still loads."""
+    big = "<p>" + "x" * 200_000 + "</p>"
+    text = f'<!DOCTYPE html><html><head><title>t</title></head><BODY class="b" style="margin:0">{big}</body></html>'
+    out, _ = rewrite(text)
+    assert out == text.replace('style="margin:0">', 'style="margin:0">' + MARKUP, 1)
+    assert out.index(MARKUP) < 200
+    # only the first body start tag counts
+    out, _ = rewrite("<body><p>a</p><body><p>b</p></body>")
+    assert out == "<body>" + MARKUP + "<p>a</p><body><p>b</p></body>"
 
 
 def test_pixel_and_decoy_markup() -> None:
@@ -305,4 +319,4 @@ def test_quoted_old_pixels_and_links_are_neutralised() -> None:
 def test_quoted_urls_without_a_resolver_are_links_to_the_tracker() -> None:
     text = f'<body><a href="{PUBLIC}/c/CLICK1">old</a><img src="{PUBLIC}/o/OPEN1.gif"></body>'
     out, links = rewrite(text)
-    assert links == [] and out == text.replace("</body>", MARKUP + "</body>")
+    assert links == [] and out == text.replace("<body>", "<body>" + MARKUP)

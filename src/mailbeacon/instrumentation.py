@@ -190,7 +190,7 @@ def instrument(
     """
     from .store import NewRecipient  # the store (SQLAlchemy) loads only when mail is sent
 
-    raw = message_bytes(message)
+    raw, marked = rewrite.strip_subject_marker(message_bytes(message))
     store = runtime.store
     sender_addr = normalise(sender)
     try:
@@ -222,6 +222,12 @@ def instrument(
         override = parse_track(header_text(header_track))
         if override is None:
             notes.append(f"track-header-ignored: {header_text(header_track)[:40]!r} is not off/opens/clicks/all")
+    if not marked and rewrite.subject_has_marker(header_text(heads.get("subject", ""))):
+        marked = True
+        notes.append("notrack-marker-left: the Subject is encoded, so [notrack] could not be removed from it")
+    if marked:
+        override = TrackMode.OFF  # "[notrack]" in the subject: the per-email switch any client can set
+        notes.append("notrack-subject")
     s = runtime.settings
     server = {"track_opens": s.track_opens, "track_clicks": s.track_clicks, "track_replies": s.track_replies}
     choice = choose_tracking(server, workspace.settings, user.settings, override)

@@ -15,7 +15,7 @@ REASONS: dict[str, str] = {
         ("server", "the server defaults (setting track_" + kind + ")"),
         ("workspace", "the workspace preferences"),
         ("user", "the sender's preferences"),
-        ("email", "this email (X-Mailbeacon-Track header or API argument)"),
+        ("email", "this email ([notrack] in the subject, X-Mailbeacon-Track header or API argument)"),
     )
 }
 _TRACK_WORDS: dict[str, TrackMode] = {

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from .html import NEUTRAL_IMAGE, HtmlOptions, scan_html
 from .message import Options, Prepared, Urls, prepare, render, root_headers, untouched
+from .optout import LINK_MARKER, SUBJECT_MARKER, strip_subject_marker, subject_has_marker
 from .plan import HtmlPlan, pixel_markup, render_html
 from .urls import OwnUrl, Resolver, unescape_attr
 
 __all__ = [
+    "LINK_MARKER",
     "NEUTRAL_IMAGE",
+    "SUBJECT_MARKER",
     "HtmlOptions",
     "HtmlPlan",
     "Options",
@@ -30,6 +33,8 @@ __all__ = [
     "render_html",
     "root_headers",
     "scan_html",
+    "strip_subject_marker",
+    "subject_has_marker",
     "unescape_attr",
     "untouched",
 ]

@@ -11,7 +11,8 @@ What it rewrites (a "link"): the `href` of `<a>`, `<area>` and VML elements (`<v
 whose URL - after decoding character references the way a browser does in an attribute, and
 resolving against `<base href>` - is http(s). Left alone: other schemes (`mailto:`, `tel:`,
 `javascript:`, `data:` ...), `#fragments`, relative URLs without a base, template placeholders,
-links to the tracker itself, links marked `data-mailbeacon="off"` (the attribute is removed).
+links to the tracker itself, links marked `data-mailbeacon="off"` (the attribute is removed) or
+ending in `#notrack` (the marker is removed).
 
 Our own tracking URLs from an earlier message (quoted in a reply or forward) are recognised through
 a resolver given by the caller: old pixels get a harmless `data:` image instead, old tracked links
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from .optout import LINK_MARKER, strip_link_marker
 from .plan import PIXEL, HtmlPlan, LinkSlot, Piece
 from .urls import (
     SCHEME,
@@ -63,7 +65,7 @@ _TOKEN = re.compile(
 _NAME_END = r"(?=[\t\n\f\r />])"
 #: tags the scanner acts on; every other tag is skipped inside one regex match, quotes and all
 _INTERESTING = (
-    r"!--|(?i:a|area|img|base|v:[^\t\n\f\r />]*+|script|style|xmp|iframe|noembed|noframes|textarea|title|plaintext)"
+    r"!--|(?i:a|area|img|base|body|v:[^\t\n\f\r />]*+|script|style|xmp|iframe|noembed|noframes|textarea|title|plaintext)"
     + _NAME_END
     + r"|/(?i:body|html)"
     + _NAME_END
@@ -107,6 +109,7 @@ class _Scan:
     notes: dict[str, int] = field(default_factory=dict)
     base: str | None = None
     base_seen: bool = False
+    body_start: int = -1
     body_end: int = -1
     html_end: int = -1
     stopped: bool = False
@@ -122,7 +125,7 @@ def scan_html(text: str, opts: HtmlOptions) -> HtmlPlan:
     st = _Scan(text=text, opts=opts, own_prefix=opts.public_url.rstrip("/").lower() + "/")
     _scan_range(st, 0, len(text), top=True)
     if opts.inject:
-        at = st.body_end if st.body_end >= 0 else st.html_end if st.html_end >= 0 else len(text)
+        at = _pixel_place(st)
         st.edits.append((at, at, PIXEL))
     st.edits.sort(key=lambda e: (e[0], e[1]))
     pieces: list[Piece] = []
@@ -154,6 +157,14 @@ def scan_html(text: str, opts: HtmlOptions) -> HtmlPlan:
     )
 
 
+def _pixel_place(st: _Scan) -> int:
+    """Right after the `<body>` start tag, so that Gmail, which clips messages over about 102 KB and
+    hides the rest, still loads it; without one, before `</body>`, before `</html>`, or at the end."""
+    if st.body_start >= 0:
+        return st.body_start
+    return st.body_end if st.body_end >= 0 else st.html_end if st.html_end >= 0 else len(st.text)
+
+
 def _scan_range(st: _Scan, pos: int, end: int, *, top: bool) -> None:
     text = st.text
     skip, token = _SKIP.match, _TOKEN.match
@@ -179,6 +190,9 @@ def _scan_range(st: _Scan, pos: int, end: int, *, top: bool) -> None:
                 _img_tag(st, m)
             elif lname == "base":
                 _base_tag(st, m)
+            elif lname == "body":
+                if top and st.body_start < 0:
+                    st.body_start = m.end()
             elif lname in _RAWTEXT:
                 close = _RAWTEXT_END[lname].search(text, pos, end)
                 if close is None:
@@ -290,6 +304,15 @@ def _link_tag(st: _Scan, m: re.Match[str], lname: str) -> None:
     if not raw:
         return
     url = clean_url(unescape_attr(raw))
+    unmarked = strip_link_marker(url)
+    if unmarked:  # "...#notrack": not tracked, and the marker goes (a bare "#notrack" is a fragment)
+        written = raw.rstrip(WS)
+        if written.lower().endswith(LINK_MARKER):
+            st.edits.append((vs + len(written) - len(LINK_MARKER), vs + len(written), ""))
+        else:  # the marker was written with character references: write the URL again without it
+            _replace_value(st, vs, ve, quote, unmarked)
+        st.note("link-marked-off")
+        return
     if is_placeholder(raw) or is_placeholder(url):
         st.note("placeholder-link-left")
         return

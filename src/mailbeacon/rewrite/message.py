@@ -32,6 +32,7 @@ from .mime import (
     split_body_eol,
     transfer_encoding,
 )
+from .optout import strip_subject_marker
 from .parts import PartSlot, qp_segments, rebuild_headers
 from .plan import pixel_markup
 from .text import scan_text, signed_text
@@ -147,7 +148,8 @@ def _render(prepared: Prepared, urls: Urls, *, check: bool = False) -> tuple[byt
 
 def untouched(raw: bytes, message_id: str | None = None, remove: frozenset[str] = REMOVED_FIELDS) -> bytes:
     """The message with only the header edits every copy gets (Bcc and our header removed,
-    Message-ID added when missing). Falls back to the raw bytes if even that is impossible."""
+    `[notrack]` removed from the Subject, Message-ID added when missing). Falls back to the raw bytes if even that is impossible."""
+    raw, _ = strip_subject_marker(raw)
     try:
         root = parse_node(raw, 0, len(raw), recurse=False)
         eol = eol_of(raw[root.start : root.body_start] or raw)
