@@ -112,3 +112,32 @@ def test_link_marker_through_instrument(runtime: Runtime) -> None:
     assert "href='https://shop.test/a'" in html and "notrack" not in html
     assert html.count(f"{PUBLIC}/c/") == 1  # the decoy only: the marked link is not tracked
     assert result.links == () and result.tracking.opens
+
+
+def test_html_size_counts_html_bodies_only() -> None:
+    from mailbeacon.rewrite import GMAIL_CLIP_BYTES, clipped_by_gmail, html_bytes
+
+    raw = RAW % b"x"
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert html_bytes(raw) == len(body)
+    assert html_bytes(b"To: x\r\n\r\nplain") == 0 and html_bytes(b"") == 0
+    assert not clipped_by_gmail(GMAIL_CLIP_BYTES) and clipped_by_gmail(GMAIL_CLIP_BYTES + 1)
+
+
+def test_stats_say_which_emails_gmail_clips(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    cli("workspace", "add", "acme", "--domain", "acme.test")
+    cli("user", "add", "alice@acme.test", "--workspace", "acme")
+    for name, size in (("small", 1_000), ("big", 120_000)):
+        raw = RAW.replace(b"<p>Hi", b"<p>" + b"words " * (size // 6) + b"Hi") % name.encode()
+        (tmp_path / f"{name}.eml").write_bytes(raw)
+        assert cli("send", str(tmp_path / f"{name}.eml"), "--from", "alice@acme.test", "--dry-run")[0] == 0
+    code, out, _ = cli("stats", "--json")
+    by_subject = {r["subject"]: r for r in json.loads(out)}
+    assert by_subject["big"]["clipped_by_gmail"] and by_subject["big"]["html_bytes"] > 120_000
+    assert not by_subject["small"]["clipped_by_gmail"]
+    code, out, _ = cli("stats")
+    assert out.count("Gmail clips it at 102 KB") == 1
+    (copy,) = tmp_path.glob("big.*.eml")
+    assert copy.read_bytes().index(b"/o/") < 1_000  # the pixel is before the cut

@@ -245,7 +245,7 @@ def instrument(
     notes.extend(prepared.notes)
     if not (choice.opens or choice.clicks):
         notes.insert(0, "tracking-off")
-    outcome = {
+    outcome: dict[str, object] = {
         "html": prepared.html,
         "instrumented": prepared.instrumented,
         "failure": prepared.failure,
@@ -291,6 +291,9 @@ def instrument(
             )
             for r in rows
         )
+        if copies and prepared.html:  # what Gmail's ~102 KB clipping counts, for the stats
+            outcome = {**outcome, "html_bytes": rewrite.html_bytes(copies[0].data)}
+            store.update_message_outcome(stored.id, outcome)
     except Exception as exc:  # cannot happen after prepare's self-check; if it does, send untouched
         failure = f"error while rendering: {type(exc).__name__}: {exc}"[:300]
         data = rewrite.untouched(raw, prepared.message_id)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import Message, ReplyKind
+from .rewrite import clipped_by_gmail
 from .stats import message_view, recipient_view
 from .store import Store
 from .switches import REASONS
@@ -22,6 +23,8 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
     counts = store.counts(r.id for r in recipients)
     provisional = store.provisional_counts(r.id for r in recipients)
     colleagues = Counter(x.recipient_id for x in store.replies(message_id=message.id) if x.kind is ReplyKind.COLLEAGUE)
+    stored_size = message.outcome.get("html_bytes")
+    size = stored_size if isinstance(stored_size, int) else 0
     views = []
     for r in recipients:
         v = recipient_view(r.address, counts[r.id], provisional=provisional.get(r.id))
@@ -41,6 +44,8 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
         "delivery": delivery(message.outcome, len(recipients)),
         "outcome": dict(message.outcome),
         "pending_hits": sum(sum(p.values()) for p in provisional.values()),
+        "html_bytes": size,
+        "clipped_by_gmail": clipped_by_gmail(size),
         "totals": message_view(views),
         "recipients": views,
     }

@@ -129,6 +129,12 @@ def _message_lines(r: dict[str, Any], now: datetime, settle: int) -> None:
         line(console, f"  id {r['id']}  {r['message_id']}  sent {when(r['sent_at'], now)}")
     if sent["state"] == "partly_sent":
         line(console, f"  {sent['text']}")
+    if r["clipped_by_gmail"]:
+        line(
+            console,
+            f"  {r['html_bytes'] // 1024} KB of HTML: Gmail clips it at 102 KB and hides the rest behind "
+            '"View entire message" (the pixel is at the top, so opens still count; links after the cut are hidden)',
+        )
     for sentence in r["tracking_off"]:
         line(console, f"  {sentence}")
     if r["pending_hits"]:

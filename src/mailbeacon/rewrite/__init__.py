@@ -14,9 +14,11 @@ from .html import NEUTRAL_IMAGE, HtmlOptions, scan_html
 from .message import Options, Prepared, Urls, prepare, render, root_headers, untouched
 from .optout import LINK_MARKER, SUBJECT_MARKER, strip_subject_marker, subject_has_marker
 from .plan import HtmlPlan, pixel_markup, render_html
+from .size import GMAIL_CLIP_BYTES, clipped_by_gmail, html_bytes
 from .urls import OwnUrl, Resolver, unescape_attr
 
 __all__ = [
+    "GMAIL_CLIP_BYTES",
     "LINK_MARKER",
     "NEUTRAL_IMAGE",
     "SUBJECT_MARKER",
@@ -27,6 +29,8 @@ __all__ = [
     "Prepared",
     "Resolver",
     "Urls",
+    "clipped_by_gmail",
+    "html_bytes",
     "pixel_markup",
     "prepare",
     "render",
