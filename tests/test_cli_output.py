@@ -147,6 +147,7 @@ def test_a_message_not_sent_is_not_listed_as_sent(cli: Run, tmp_path: Path) -> N
     eml.write_bytes(b"From: alice@acme.test\r\nTo: bob@client.example\r\nSubject: Dry\r\n\r\n<p>Hi</p>\r\n")
     code, out, err = cli("send", str(eml), "--from", "alice@acme.test", "--dry-run")
     assert code == 0 and "not sent (dry run)" in out
+    assert "Warning: Tracking links use http://t.example.test: it is a local name" in err
     code, _, err = cli("send", str(eml), "--from", "alice@acme.test")  # no upstream configured
     assert code == 2 and "No outgoing server" in err
     code, out, _ = cli("stats", "--json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import logging
 import os
 import signal
 import socket
@@ -279,8 +280,9 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 async def test_replies_auto_replies_and_bounces_are_counted_once(
-    runtime: Runtime, clock: FakeClock, dovecot: Dovecot
+    runtime: Runtime, clock: FakeClock, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="mailbeacon")
     s, box = setup_tracked(runtime, clock, dovecot)
     mid = s.message.rfc_message_id
     later = clock() + timedelta(hours=1)
@@ -291,6 +293,9 @@ async def test_replies_auto_replies_and_bounces_are_counted_once(
 
     result = await check_mailbox(runtime, box)
     assert (result.messages, result.recorded) == (4, 3)
+    # an operator sees one line per mailbox check, naming the mailbox by id and no address
+    (checked,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO and "checked" in r.getMessage()]
+    assert checked == f"mailbox {box} checked: 4 new message(s), 3 read in full, 3 recorded"
     assert result.fetched == 3  # the unrelated message was judged by its headers alone
     c = counts(runtime, s)
     assert (c["xxx@hotmail.com"].replies, c["xxx@hotmail.com"].opens_inferred) == (1, 1)  # R5

@@ -133,7 +133,17 @@ def test_first_start_sets_up_once(tmp_path: Path) -> None:
     assert "admin user    admin@mailbeacon.local" in first
     assert "password" in first and "API token     mbt_" in first
     assert f"127.0.0.1:{server.port}" in first
+    # how to set the upstream, exactly; the workspace's domain; where the data is; what goes out
+    assert "user set-upstream you@yourdomain smtp+starttls://" in first
+    assert "MAILBEACON_UPSTREAM_SMTP=smtp+starttls://" in first and "make run" in first
+    assert 'upstream_smtp = "smtp+starttls://' in first and "config.toml" in first
+    assert "workspace set default --domain yourdomain.com" in first
+    assert f"data          {tmp_path / 'data'}" in first
+    assert "created a new, empty database at " + db in first
+    assert "WARNING mailbeacon: Tracking links use http://t.example.test" in first and "docs/deploy.md" in first
     server.log.write_text("")
     server.start()
     assert server.stop() == 0
-    assert "mailbeacon is set up" not in server.log.read_text()
+    again = server.log.read_text()
+    assert "mailbeacon is set up" not in again and "created a new" not in again
+    assert "user set-upstream" in again  # still not set: said at every start

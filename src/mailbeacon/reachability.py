@@ -39,6 +39,6 @@ def public_url_warning(url: str) -> str | None:
     if not problems:
         return None
     return (
-        f"Warning: tracking links use {url}: {'; '.join(problems)}. Set public_url to an https "
+        f"Tracking links use {url}: {'; '.join(problems)}. Set public_url to an https "
         f"address recipients can reach (see {DEPLOY_DOC})."
     )

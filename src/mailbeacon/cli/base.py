@@ -125,7 +125,7 @@ def warn_public_url(url: str) -> None:
     """Say on stderr when recipients cannot reach the tracking links (loopback, private, plain http)."""
     text = public_url_warning(url)
     if text:
-        err.print(text, style="yellow", highlight=False, soft_wrap=True, markup=False)
+        err.print(f"Warning: {text}", style="yellow", highlight=False, soft_wrap=True, markup=False)
 
 
 def program() -> str:

@@ -17,7 +17,7 @@ from ..reachability import public_url_warning
 from ..runtime import Runtime
 from ..service import Service
 from ..store.migrate import head
-from .base import app, console, print_json, program, runtime, settings, warn_public_url
+from .base import app, console, print_json, program, runtime, settings
 from .output import line
 
 log = logging.getLogger("mailbeacon")
@@ -74,8 +74,7 @@ def _hints(rt: Runtime) -> None:
             '  make run ARGS="--set upstream_smtp=smtp+starttls://user:PASSWORD@smtp.example.com:587"',
         )
     warning = public_url_warning(rt.public_url)
-    if warning:
-        warn_public_url(rt.public_url)
+    if warning and rt.settings.smtp in ("", "off"):  # else the SMTP proxy's log says it
         log.warning("%s", warning)
 
 
