@@ -119,3 +119,26 @@ def test_real_entry_point_answers_in_one_sentence(tmp_path: Path) -> None:
         r = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, check=False)
         lines = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith("mailbeacon: created")]
         assert r.returncode != 0 and "Traceback" not in r.stderr and len(lines) == 1, (args, r.stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--database-url", "foo://x", "stats"),
+        ("--database-url", "postgresql://nobody@127.0.0.1:1/x", "stats"),
+        ("--database-url", "sqlite:////proc/no/such/dir/x.db", "user", "list"),
+        ("--config", "/no/such/file.toml", "config"),
+        ("--set", "settle_window=soon", "config"),
+        ("--set", "no_such_setting=1", "config"),
+        ("--set", "novalue", "config"),
+        ("serve", "--http", "nonsense"),
+        ("send", "/no/such/message.eml", "--from", "a@acme.test"),
+        ("eval", "/"),
+        ("mailbox", "check", "999"),
+        ("stats", "--message", "999"),
+        ("device", "list", "not-an-address"),
+    ],
+    ids=" ".join,
+)
+def test_bad_settings_and_values(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    _one_sentence(*cli(*args))

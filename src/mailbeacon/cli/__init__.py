@@ -22,6 +22,11 @@ from . import admin, evaluate, mail, mailboxes, report, serve  # noqa: F401  iso
 USAGE_EXIT = 2
 
 
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?", ")", "`")) else text + "."
+
+
 def _usage_sentence(exc: UsageError) -> str:
     text = " ".join(exc.format_message().split()).rstrip(".")
     where = exc.ctx.command_path if exc.ctx is not None else "mailbeacon"
@@ -33,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command.main(args=argv, prog_name="mailbeacon", standalone_mode=False)
     except MailbeaconError as exc:
-        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[red]Error:[/red] {escape(_sentence(str(exc)))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except NoArgsIsHelpError as exc:  # `mailbeacon user`: the group's help is the answer
         exc.show()
@@ -42,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]Error:[/red] {escape(_usage_sentence(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.TyperException as exc:
-        err.print(f"[red]Error:[/red] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
+        err.print(f"[red]Error:[/red] {escape(_sentence(exc.format_message()))}", highlight=False, soft_wrap=True)
         return exc.exit_code
+    except OSError as exc:  # a file or directory the command needs (permissions, a full disk ...)
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"[red]Error:[/red] {escape(exc.strerror or str(exc))}{escape(where)}.", highlight=False)
+        return 1
     except typer.Abort:
         err.print("Aborted.")
         return 1

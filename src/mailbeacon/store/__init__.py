@@ -52,11 +52,13 @@ class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, R
 
     def revision(self) -> str | None:
         """The schema revision of the database; None for a database mailbeacon has not set up yet."""
-        return current(self.engine)
+        with self.reachable():
+            return current(self.engine)
 
     def migrate(self) -> list[str]:
         """Bring the schema up to date; returns the revisions applied."""
-        return upgrade(self.engine)
+        with self.reachable():
+            return upgrade(self.engine)
 
 
 def open_store(url: str, *, migrate: bool = False) -> Store:

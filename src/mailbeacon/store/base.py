@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ..errors import Conflict, StoreUnavailable
+from ..errors import ConfigError, Conflict, StoreUnavailable
 
 
 def normalise_url(url: str) -> str:
@@ -41,7 +41,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {folder} for the database: {exc.strerror}") from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -54,7 +58,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connect_args={"connect_timeout": 5},
             **kwargs,
         )
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
+    raise ConfigError(
+        f"database_url {url!r} is not a database mailbeacon can use: use sqlite:///file.db or postgresql://..."
+    )
 
 
 class StoreBase:
@@ -87,6 +93,14 @@ class StoreBase:
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
                 raise
+            raise StoreUnavailable(f"the database is unavailable: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def reachable(self) -> Iterator[None]:
+        """Database failures outside `tx`/`read` (migrations) come out as `StoreUnavailable` too."""
+        try:
+            yield
+        except (OperationalError, DBAPIError) as exc:
             raise StoreUnavailable(f"the database is unavailable: {_first_line(exc)}") from exc
 
     def close(self) -> None:
