@@ -5,6 +5,7 @@ local times to the second (JSON keeps ISO 8601 UTC)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -184,3 +185,25 @@ def test_local_times_to_the_second_with_age() -> None:
         "2 days ago",
         "in 5 min",
     ]
+
+
+def test_hits_on_an_80_column_terminal_and_piped(
+    cli: Run, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailbeacon.pipeline import Pipeline
+
+    s = _seed(sqlite_url, tmp_path)
+    rt = Runtime.open(make_settings(tmp_path, sqlite_url), migrate=False)
+    assert Pipeline(rt).run_once() == 2  # classified, not settled yet
+    rt.close()
+    code, out, _ = cli("hits", "--message", s.message.rfc_message_id)
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split("\t") == ["at", "recipient", "kind", "verdict", "why"]
+    assert len(rows) == 2 and all("(being checked)" in r and r.split("\t")[4] for r in rows)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r.split("\t")[0]) for r in rows)  # local, to the second
+    monkeypatch.setattr(base.console, "_force_terminal", True)
+    monkeypatch.setattr(base.console, "_width", 80)
+    code, out, _ = cli("hits", "--message", str(s.message.id))
+    assert code == 0 and max(len(x.rstrip()) for x in out.splitlines()) <= 80
+    assert out.count("bob@client.example") == 2 and "(just now)" in out

@@ -76,7 +76,7 @@ def workspace_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
         console,
         ["id", "name", "domains", "tracking"],
         [
-            [str(r["id"]), r["name"], ", ".join(r["domains"]) or "-", switches_text(r["settings"]) or "defaults"]
+            [str(r["id"]), r["name"], ", ".join(r["domains"]) or "-", switches_text(r["settings"]) or "default"]
             for r in rows
         ],
         fold=("domains",),
@@ -164,11 +164,11 @@ def user_list(
                 names.get(r["workspace_id"], str(r["workspace_id"])),
                 ", ".join(r["addresses"]),
                 "yes" if r["admin"] else "no",
-                switches_text(r["settings"]) or "as the workspace",
+                switches_text(r["settings"]) or "default",
             ]
             for r in rows
         ],
-        fold=("email", "addresses"),
+        fold=("addresses", "tracking"),
     )
 
 

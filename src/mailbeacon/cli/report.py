@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.padding import Padding
 
 from ..errors import InvalidInput, NotFound
 from ..model import Message
@@ -164,7 +166,13 @@ def hits(
         verdict = (h["verdict"] or "pending") + ("" if h["settled"] else " (being checked)")
         why = "; ".join(r["text"] for r in h["reasons"])
         table.append([when(h["at"], now, relative=console.is_terminal), h["recipient"] or "", h["kind"], verdict, why])
-    print_rows(console, ["at", "recipient", "kind", "verdict", "why"], table, fold=("recipient", "why"))
+    if not console.is_terminal:
+        print_rows(console, ["at", "recipient", "kind", "verdict", "why"], table)
+        return
+    for at, recipient, kind, verdict, why in table:  # one hit per block: its reasons get the width
+        line(console, f"{at}  {kind}  {recipient}  {verdict}")
+        if why:
+            console.print(Padding(escape(why), (0, 0, 0, 4)), highlight=False)
 
 
 @app.command()
