@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -58,10 +59,13 @@ async def test_healthz(api: Api) -> None:
     assert r.json()["ok"] is True
 
 
-async def test_pairing_needs_the_users_credentials(api: Api) -> None:
+async def test_pairing_needs_the_users_credentials(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mailbeacon")
     r = await api.client.post("/api/v1/devices", json={}, headers=basic("alice@acme.test", "wrong"))
     assert r.status_code == 401
     assert "wrong email or password" in r.json()["error"]
+    alice = api.rt.store.user("alice@acme.test")
+    assert f"API sign-in failed: wrong password for user {alice.id}" in caplog.messages
     assert "www-authenticate" in r.headers
     assert (await api.client.post("/api/v1/devices", json={})).status_code == 401
     bad = await api.client.post("/api/v1/devices", json={"kind": "toaster"}, headers=basic("alice@acme.test"))

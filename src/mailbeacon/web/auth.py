@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 
 from starlette.requests import Request
 
@@ -14,6 +15,7 @@ from ..model import User
 from ..passwords import check_password
 from ..runtime import Runtime
 
+log = logging.getLogger("mailbeacon.web")
 CHALLENGE = 'Bearer realm="mailbeacon", Basic realm="mailbeacon"'
 
 
@@ -27,6 +29,7 @@ def _basic(runtime: Runtime, value: str) -> User:
     except NotFound:
         user = None
     if user is None or not check_password(password, user.password_hash):
+        log.info("API sign-in failed: %s", f"wrong password for user {user.id}" if user else "no user with that login")
         raise AuthError("wrong email or password")
     return user
 
@@ -34,6 +37,7 @@ def _basic(runtime: Runtime, value: str) -> User:
 def _bearer(runtime: Runtime, token: str) -> User:
     user = runtime.store.user_for_api_token(token.strip(), runtime.clock())
     if user is None:
+        log.info("API sign-in failed: unknown API token")
         raise AuthError("unknown API token (create one with `mailbeacon token add EMAIL`)")
     return user
 
