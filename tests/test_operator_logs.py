@@ -100,3 +100,21 @@ def test_public_url_problems(url: str, words: list[str]) -> None:
     assert (warning is None) == (not words)
     if warning:
         assert warning.startswith("Tracking links use ") and warning.endswith("(see docs/deploy.md).")
+
+
+@pytest.mark.swaks
+async def test_notrack_in_the_subject_through_the_proxy(
+    proxy: tuple[SmtpProxy, Runtime], sink: tuple[Sink, int], tmp_path: Path
+) -> None:
+    """What a desktop client can do: write [notrack] in the subject. It goes out untracked, without it."""
+    p, rt = proxy
+    path = write_message(tmp_path, "<p>Hi <a href='https://shop.test/'>shop</a></p>", To="bob@client.test")
+    path.write_bytes(path.read_bytes().replace(b"Subject: Offer", b"Subject: [notrack] Offer"))
+    rc, out = await swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.test", "--data", f"@{path}")
+    assert rc == 0, out
+    (got,) = sink[0].received
+    sent = got.message()
+    assert sent["Subject"] == "Offer"
+    assert b"/o/" not in got.data and b"/c/" not in got.data and b"href='https://shop.test/'" in got.data
+    (message,) = rt.store.messages()
+    assert message.tracking["opens"] is False and "opens-off-email" in message.tracking["reasons"]  # type: ignore[operator]

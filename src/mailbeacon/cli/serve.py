@@ -17,7 +17,7 @@ from ..reachability import public_url_warning
 from ..runtime import Runtime
 from ..service import Service
 from ..store.migrate import head
-from .base import app, console, print_json, program, runtime, settings
+from .base import app, console, err, print_json, program, runtime, settings
 from .output import line
 
 log = logging.getLogger("mailbeacon")
@@ -121,8 +121,11 @@ def migrate(ctx: typer.Context) -> None:
     """Bring the database schema up to date (serve does this on start too)."""
     from ..store import open_store
 
-    store = open_store(settings(ctx).effective_database_url)
+    url = settings(ctx).effective_database_url
+    store = open_store(url)
     try:
+        if store.revision() is None:
+            err.print(f"mailbeacon: creating a new database at {url}.", highlight=False, soft_wrap=True)
         applied = store.migrate()
     finally:
         store.close()
