@@ -11,7 +11,7 @@ import sys
 
 import typer
 from rich.markup import escape
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer (pinned) exports neither
 
 from ..errors import MailbeaconError
 from .base import app, err
