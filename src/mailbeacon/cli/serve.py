@@ -135,9 +135,9 @@ def migrate(ctx: typer.Context) -> None:
         console.print(f"Schema is up to date ({head()}).")
 
 
-def _shown(settings: Settings, name: str) -> Any:
+def _shown(current: Settings, name: str) -> Any:
     info = {i.name: i for i in settings_table()}[name]
-    value = getattr(settings, name)
+    value = getattr(current, name)
     if info.secret:
         return mask(value)
     if isinstance(value, tuple):
