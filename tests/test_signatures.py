@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS
-from mailbeacon.classify import catalog
+from mailbeacon.classify import RULES_VERSION, catalog, classify, reload_signatures, rules_version
 from mailbeacon.classify.agents import describe
 from mailbeacon.classify.networks import RangeSet, parse_ip
 from mailbeacon.classify.refresh import update
@@ -85,6 +86,11 @@ def test_shipped_ranges_match_the_corpus_snapshot() -> None:
         "microsoft": ["microsoft-ipv4-merged.txt", "microsoft-ipv6-merged.txt"],
         "googlebot": ["googlebot-ipv4.txt", "googlebot-ipv6.txt"],
         "bing": ["bing-ipv4.txt"],
+        "amazon": ["amazon-ipv4-merged.txt", "amazon-ipv6-merged.txt"],
+        "oracle": ["oracle-ipv4-merged.txt"],
+        "digitalocean": ["digitalocean-ipv4-merged.txt", "digitalocean-ipv6-merged.txt"],
+        "linode": ["linode-ipv4-merged.txt", "linode-ipv6-merged.txt"],
+        "vultr": ["vultr-ipv4-merged.txt", "vultr-ipv6-merged.txt"],
     }
     for name, files in pairs.items():
         lines = [line for f in files for line in (CORPUS / "ip-ranges" / f).read_text().splitlines()]
@@ -192,6 +198,23 @@ def upstream(tmp_path: Path) -> Path:
     ms += (CORPUS / "ip-ranges" / "microsoft-ipv6-merged.txt").read_text().split()
     tags = {"values": [{"name": "AzureCloud", "properties": {"addressPrefixes": [*ms, "2603:1000::/25"]}}]}
     (src / "ServiceTags_Public_20261123.json").write_text(json.dumps(tags))
+    aws = (CORPUS / "ip-ranges" / "amazon-ipv4-merged.txt").read_text().split()
+    aws6 = (CORPUS / "ip-ranges" / "amazon-ipv6-merged.txt").read_text().split()
+    (src / "ip-ranges.json").write_text(
+        json.dumps(
+            {
+                "prefixes": [{"ip_prefix": c, "region": "eu-west-1", "service": "EC2"} for c in aws],
+                "ipv6_prefixes": [{"ipv6_prefix": c, "service": "EC2"} for c in aws6],
+            }
+        )
+    )
+    oracle = (CORPUS / "ip-ranges" / "oracle-ipv4-merged.txt").read_text().split()
+    (src / "public_ip_ranges.json").write_text(
+        json.dumps({"regions": [{"region": "eu", "cidrs": [{"cidr": c} for c in oracle]}]})
+    )
+    do = (CORPUS / "ip-ranges" / "digitalocean-ipv4-merged.txt").read_text().split()
+    do += (CORPUS / "ip-ranges" / "digitalocean-ipv6-merged.txt").read_text().split()
+    (src / "digitalocean.csv").write_text("".join(f"{c},NL,NL-NH,Amsterdam,\n" for c in do))
     shutil.copy(CORPUS / "user-agents" / "isbot-patterns.json", src / "patterns.json")
     return src
 
@@ -208,9 +231,15 @@ def test_update_from_upstream_formats(tmp_path: Path, target: Path) -> None:
         "microsoft-ipv4.txt",
         "microsoft-ipv6.txt",
         "isbot-patterns.json",
+        "amazon-ipv4.txt",
+        "amazon-ipv6.txt",
+        "oracle-ipv4.txt",
+        "digitalocean-ipv4.txt",
     } <= files
     fresh = catalog.load(target)
     assert fresh.snapshot == "2026-12-01"
+    for name in ("amazon", "oracle"):
+        assert fresh.networks[name] == catalog.default().networks[name], name
     assert fresh.networks["apple_relay"] == catalog.default().networks["apple_relay"]
     assert "2603:1000::1" in fresh.networks["microsoft"] and "40.107.218.12" in fresh.networks["microsoft"]
     assert fresh.networks["google"] == catalog.default().networks["google"]
@@ -245,6 +274,69 @@ def test_update_refuses_a_broken_file(tmp_path: Path, target: Path) -> None:
 def test_cli_signatures_update(tmp_path: Path, target: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["signatures", "update", "--from", str(upstream(tmp_path)), "--to", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "microsoft-ipv4.txt" in out and "Restart" in out
+    out = " ".join(out.split())
+    assert "microsoft-ipv4.txt" in out and "within seconds (no restart)" in out
+    assert f"Verdicts now use {rules_version(catalog.load(target))}" in out
     assert main(["signatures", "update", "--from", str(tmp_path / "missing"), "--to", str(target)]) == 1
     assert "directory of downloaded signature files" in " ".join(capsys.readouterr().err.split())
+
+
+# -- which data decided a verdict; new files without a restart ------------------------------------------
+
+
+def test_rules_version_names_the_rules_the_snapshot_and_the_data(tmp_path: Path, target: Path) -> None:
+    sigs = catalog.default()
+    version = rules_version()
+    assert version == f"{RULES_VERSION}+{sigs.snapshot}.{sigs.digest}" and len(version) <= 40  # verdicts column
+    assert catalog.load(target).version == sigs.version  # same files, same identity
+    with (target / "user-agents.tsv").open("a") as f:
+        f.write("agent\tcontains\tacme-sync/\tany\tscanner\tgateway\texample\tan example\ttest\n")
+    edited = catalog.load(target)
+    assert edited.snapshot == sigs.snapshot and edited.digest != sigs.digest  # an edit shows without a new date
+
+
+@pytest.fixture
+def live(tmp_path: Path, target: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The classifier reading its signatures from a copy (as if it were the installed package's)."""
+    monkeypatch.setattr(catalog, "package_directory", lambda: target)
+    monkeypatch.setattr(catalog, "_ACTIVE", catalog._Active())
+    yield target
+    from mailbeacon.classify.agents import _describe
+    from mailbeacon.classify.evidence import networks_of
+
+    _describe.cache_clear()
+    networks_of.cache_clear()
+
+
+def test_updated_files_are_used_without_a_restart(tmp_path: Path, live: Path) -> None:
+    from mailbeacon.model import ClassifyContext, Hit, HitKind, MessageInfo, Relation
+
+    sent = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    msg = MessageInfo(
+        1, 1, "a@acme.test", 1, sent, 2, frozenset(), frozenset({"a@acme.test"}), frozenset({"acme.test"})
+    )
+    ctx = ClassifyContext(message=msg, recipient="b@x.example", relation=Relation.EXTERNAL)
+    ua = "acme-sync/0.9 (build 77)"
+    h = Hit("u1", HitKind.CLICK, 1, 1, 1, sent + timedelta(hours=2), link=0, ip="81.2.69.160", user_agent=ua)
+    before = classify(h, ctx)
+    assert before.codes[0] == "unrecognised_client" and reload_signatures() is None  # nothing changed yet
+    src = tmp_path / "downloads"
+    src.mkdir()
+    table = (live / "user-agents.tsv").read_text()
+    table += "agent\tcontains\tacme-sync/\tany\tscanner\tgateway\tacme_notes\tan example notes tool\ttest\n"
+    (src / "user-agents.tsv").write_text(table)
+    update(src, live, today=date(2026, 12, 2))
+    new_version = reload_signatures()
+    assert new_version is not None and new_version != before.rules_version
+    after = classify(h, ctx)
+    assert after.codes[0] == "acme_notes" and after.rules_version == new_version == rules_version()
+    assert reload_signatures() is None
+
+
+def test_files_that_do_not_load_are_refused_and_the_old_data_stays(live: Path) -> None:
+    version = rules_version()
+    (live / "isbot-patterns.json").write_text('["(unclosed"]')
+    (live / "manifest.json").write_text((live / "manifest.json").read_text() + "\n")  # a new stamp
+    with pytest.raises(InvalidInput, match="not usable"):
+        reload_signatures()
+    assert rules_version() == version

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from . import stats
-from .classify import RULES_VERSION, classify
+from .classify import classify, rules_version
 from .model import ClassifyContext, Hit, HitKind, ReplyKind, Verdict, VerdictClass
 from .scenarios import CLASSES, COUNT_KEYS, Scenario, parse, parse_scenario
 
@@ -157,7 +157,7 @@ def to_json(report: Report) -> dict[str, Any]:
             }
         )
     return {
-        "rules_version": RULES_VERSION,
+        "rules_version": rules_version(),
         "events_scored": report.scored_events,
         "accuracy": _round(report.accuracy),
         "classes": {

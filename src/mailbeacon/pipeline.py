@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from .classify import RULES_VERSION, classify
+from .classify import classify, rules_version
 from .errors import MailbeaconError, NotFound, StoreUnavailable
 from .model import ClassifyContext, Hit, MessageInfo, Reason, Recipient, Reply, Verdict, VerdictClass
 from .reclassify import (
@@ -39,6 +39,7 @@ from .reclassify import (
     recompute,
 )
 from .runtime import Runtime
+from .signature_watch import SignatureWatch
 from .stats import Counts, counted_reply_kind, hit_delta, reply_delta
 
 log = logging.getLogger("mailbeacon.pipeline")
@@ -66,6 +67,7 @@ class Pipeline:
         self._messages: OrderedDict[int, tuple[float, MessageInfo]] = OrderedDict()
         self._recipients: OrderedDict[int, Recipient] = OrderedDict()
         self._lease_until = 0.0
+        self.signatures = SignatureWatch(self.store, self.owner, runtime.clock)
         self.decided = 0
         self.settled = 0
 
@@ -142,7 +144,7 @@ class Pipeline:
             return Verdict(
                 VerdictClass.UNKNOWN,
                 (Reason("message_gone", "the tracked message or recipient no longer exists"),),
-                rules_version=RULES_VERSION,
+                rules_version=rules_version(),
             )
         try:
             return classify(hit, ctx)
@@ -151,13 +153,14 @@ class Pipeline:
             return Verdict(
                 VerdictClass.UNKNOWN,
                 (Reason("classifier_error", "the classifier failed on this hit; see the server log"),),
-                rules_version=RULES_VERSION,
+                rules_version=rules_version(),
             )
 
     # -- one step -----------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """Classify one batch of new hits and settle one batch of due ones. Returns hits decided."""
+        self.signatures.check()  # new signature files are used without a restart; recorded for other nodes
         now = self.rt.clock()
         window = timedelta(seconds=self.rt.settings.settle_window)
         pending = self.store.pending_hits(self.batch)

@@ -13,21 +13,53 @@ See docs/classification.md for every rule, its reason code and its evidence.
 from __future__ import annotations
 
 from ..model import ClassifyContext, Hit, HitKind, Reason, Verdict, VerdictClass
-from .catalog import NETWORKS, Signatures, default
-from .evidence import SIGNALS, Evidence
+from .agents import _describe
+from .catalog import NETWORKS, Signatures, default, reload_if_changed
+from .evidence import SIGNALS, Evidence, networks_of
 from .rules import FROM_CRAWLER, FROM_ROW, RULES, Rule
 from .windows import Windows
 
-RULES_VERSION = "2026.11-1"
+#: the version of the rule table; a verdict's `rules_version` adds the signature data's identity
+RULES_VERSION = "2026.12-1"
 _WINDOWS = Windows()
 
 #: network names in the order their phrase is preferred when an address is in several lists
-_NETWORK_ORDER = ("apple_relay", "googlebot", "bing", "scanner_vendor", "microsoft", "google")
+_NETWORK_ORDER = (
+    "apple_relay",
+    "googlebot",
+    "bing",
+    "scanner_vendor",
+    "microsoft",
+    "google",
+    "amazon",
+    "oracle",
+    "digitalocean",
+    "linode",
+    "vultr",
+)
 _VENDOR_GUESS = {
     "microsoft": " (probably Microsoft Defender Safe Links)",
     "scanner_vendor": " (probably Proofpoint)",
     "google": " (from Google's cloud)",
 }
+
+
+def rules_version(signatures: Signatures | None = None) -> str:
+    """What decided a verdict: the rule table's version and the signature data's
+    (`2026.12-1+2026-11-27.3f9c01ab`: rules, snapshot date, digest of the data files)."""
+    return f"{RULES_VERSION}+{(signatures or default()).version}"
+
+
+def reload_signatures() -> str | None:
+    """Use the package's signature files again if `signatures update` replaced them (the pipeline
+    calls this every few seconds). Returns the new `rules_version`, or None when nothing changed;
+    raises InvalidInput (keeping the old data) when the new files do not load."""
+    fresh = reload_if_changed()
+    if fresh is None:
+        return None
+    _describe.cache_clear()
+    networks_of.cache_clear()
+    return rules_version(fresh)
 
 
 def duration(seconds: float) -> str:
@@ -60,6 +92,7 @@ def _values(ev: Evidence) -> dict[str, str]:
         "network": NETWORKS[net][0] if net else "an unlisted network",
         "vendor": _VENDOR_GUESS.get(net or "", ""),
         "after_send": duration(ev.after_send),
+        "ua": "'" + (ev.hit.user_agent[:60] + ("…" if len(ev.hit.user_agent) > 60 else "")) + "'",
     }
     for key, value in ev.values.items():
         if key in ("span", "beacon_gap", "decoy_gap", "follow_gap", "retry_gap") and isinstance(value, float):
@@ -78,13 +111,14 @@ def _supporting(ev: Evidence, rule: Rule, cls: VerdictClass) -> list[Reason]:
     net = _network(ev)
     if net and "{network}" not in rule.text:
         phrase = NETWORKS[net][0]
-        if rule.code == "person" and net in ("microsoft", "google"):
+        if rule.code == "person" and net not in ("apple_relay", "googlebot", "bing", "scanner_vendor"):
             phrase += " (also used by virtual desktops and offices: not evidence on its own)"
         out.append(Reason(f"network_{net}", f"from {phrase}"))
     if rule.behavioural:
         age = ev.agent.age_days(ev.at)
         if ev.has("stale_browser") and age is not None:
-            out.append(Reason("outdated_browser", f"{ev.agent.label}, a version about {age / 365:.0f} years old"))
+            years = "a year" if age < 548 else f"{age / 365:.0f} years"
+            out.append(Reason("outdated_browser", f"{ev.agent.label}, a version about {years} old"))
         if ev.has("missing_browser_headers"):
             out.append(Reason("no_browser_headers", "without the headers browsers send (Accept-Language, Sec-Fetch-*)"))
     return out
@@ -104,39 +138,48 @@ def _verdict(rule: Rule, ev: Evidence) -> Verdict:
         cls, subtype, code = rule.cls, rule.subtype, rule.code
         text = rule.text.format_map(_values(ev))
     reasons = (Reason(code, text[:1].upper() + text[1:]), *_supporting(ev, rule, cls))
-    return Verdict(cls, reasons, subtype=subtype, rules_version=RULES_VERSION)
+    return Verdict(cls, reasons, subtype=subtype, rules_version=rules_version(ev.sigs))
 
 
-#: the table with each signal name resolved to its function (an unknown name fails at import)
-_COMPILED = tuple((rule, frozenset(rule.kinds), tuple((name, SIGNALS[name]) for name in rule.when)) for rule in RULES)
+#: the table with each signal name resolved to its function and whether it must hold
+#: (`!name`: must not); an unknown name fails at import
+_COMPILED = tuple(
+    (
+        rule,
+        frozenset(rule.kinds),
+        tuple((name.lstrip("!"), SIGNALS[name.lstrip("!")], not name.startswith("!")) for name in rule.when),
+    )
+    for rule in RULES
+)
 
 
 def classify(
     hit: Hit, context: ClassifyContext, *, signatures: Signatures | None = None, windows: Windows | None = None
 ) -> Verdict:
     """The verdict for one hit. Uses other hits only up to `hit.at + context.settle_window`."""
+    sigs = signatures or default()
     if hit.kind is HitKind.SELF_VIEW:
         return Verdict(
             VerdictClass.SELF,
             (Reason("self_view_beacon", "a self-view beacon from the sender's paired browser (not an open)"),),
             subtype="beacon",
-            rules_version=RULES_VERSION,
+            rules_version=rules_version(sigs),
         )
-    ev = Evidence(hit, context, signatures or default(), windows or _WINDOWS)
+    ev = Evidence(hit, context, sigs, windows or _WINDOWS)
     memo = ev.memo
     kind = hit.kind
     for rule, kinds, checks in _COMPILED:
         if kind not in kinds:
             continue
-        for name, fn in checks:
+        for name, fn, want in checks:
             v = memo.get(name)
             if v is None:
                 v = memo[name] = bool(fn(ev))
-            if not v:
+            if v is not want:
                 break
         else:
             return _verdict(rule, ev)
     raise AssertionError("the last rule matches every hit")  # pragma: no cover
 
 
-__all__ = ["RULES", "RULES_VERSION", "classify", "duration"]
+__all__ = ["RULES", "RULES_VERSION", "classify", "duration", "reload_signatures", "rules_version"]

@@ -37,6 +37,19 @@ _PLATFORMS: tuple[tuple[str, str], ...] = (
     ("Mac OS X", "macOS"),
     ("Linux", "Linux"),
 )
+#: what a browser or an app on a person's device names: a rendering engine, a device platform, a
+#: text-mode or feature-phone browser. A user agent naming none of these (`Something::Bookmark/2.0`,
+#: `name/v0-570-gdeadbee`) is a tool, whatever its name. Checked against every labelled browser and
+#: app of isbot's fixture (tests/test_classify.py).
+_CLIENT_TOKENS = re.compile(
+    r"AppleWebKit/|Gecko|KHTML|Trident/|Presto/|Goanna/|EdgeHTML|"
+    r"\b(?:Windows|Win(?:32|64|NT|\d+)|Macintosh|Mac OS|macOS|\bMac\b|Darwin/|CFNetwork/|iPhone|iPad|iPod|iOS\b|"
+    r"Android|Dalvik/|Linux|X11|CrOS|FreeBSD|OpenBSD|NetBSD|Ubuntu|Symbian|Series ?(?:40|60)|S60|MIDP|J2ME|"
+    r"BlackBerry|BB10|Nokia|SonyEricsson|SAMSUNG|Kindle|PlayStation|Nintendo|Tizen|webOS|Web0S|SmartTV|"
+    r"Amiga|MorphOS|BeOS|Haiku|Inferno|textmode)|"
+    r"^(?:Lynx|ELinks|Links|w3m|Dillo|NetSurf|MozacFetch)\b|^Opera/|^Mozilla/\d(?:\.\d+)? \((?!compatible;)",
+    re.IGNORECASE,
+)
 #: release trains: family -> (anchor version, its release date, days per major version)
 _TRAINS: dict[str, tuple[int, date, float]] = {
     "Chrome": (120, date(2023, 12, 5), 31.5),
@@ -100,6 +113,17 @@ class Agent:
     def bare_mozilla(self) -> bool:
         """Exactly `Mozilla/5.0`: Apple Mail Privacy Protection's prefetch user agent."""
         return self.ua.strip() == "Mozilla/5.0"
+
+    @property
+    def client_like(self) -> bool:
+        """A browser or an app on a device (names an engine or a platform), or a mail client or
+        mail proxy of the signature table; False for a tool's own name (`name/1.0`)."""
+        if self.browser is not None or self.platform is not None:
+            return True
+        row = self.open_row or self.click_row
+        if row is not None and row.tier != "agent":
+            return True
+        return _CLIENT_TOKENS.search(self.ua) is not None
 
     def row(self, kind: str) -> UaRow | None:
         return self.open_row if kind == "open" else self.click_row

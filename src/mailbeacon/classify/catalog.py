@@ -6,18 +6,22 @@
 - `isbot-patterns.json` (omrilotan/isbot): the generic crawler list, consulted last;
 - `crawler-user-agents.json` (monperrus): tags that say *what kind* of crawler a generic match is.
 
-`default()` reads the package copy the first time it is called and keeps it. `load(directory)`
-reads another copy (tests, `signatures update`). Malformed files raise InvalidInput naming the file
+`default()` reads the package copy the first time it is called and keeps it; `reload_if_changed()`
+(called by the pipeline every few seconds) reads it again when `signatures update` replaced it.
+`load(directory)` reads another copy (tests, `signatures update`). Every loaded set has a `version`
+(snapshot date + digest of the files) that verdicts carry. Malformed files raise InvalidInput naming the file
 and line, so a bad refresh is refused before it replaces anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -34,7 +38,17 @@ NETWORKS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "microsoft": ("a Microsoft network", ("microsoft-ipv4.txt", "microsoft-ipv6.txt")),
     "bing": ("Bing's crawler network", ("bing-ipv4.txt",)),
     "scanner_vendor": ("an email-security vendor's network", ("scanner-vendors-ipv4.txt",)),
+    "amazon": ("Amazon Web Services", ("amazon-ipv4.txt", "amazon-ipv6.txt")),
+    "oracle": ("Oracle Cloud", ("oracle-ipv4.txt",)),
+    "digitalocean": ("DigitalOcean", ("digitalocean-ipv4.txt", "digitalocean-ipv6.txt")),
+    "linode": ("Linode (Akamai)", ("linode-ipv4.txt", "linode-ipv6.txt")),
+    "vultr": ("Vultr", ("vultr-ipv4.txt", "vultr-ipv6.txt")),
 }
+#: hosting providers: servers rent them, people rarely browse from them (corporate proxies and
+#: virtual desktops do, so a network is never enough on its own for a browser)
+HOSTING = frozenset({"amazon", "oracle", "digitalocean", "linode", "vultr"})
+#: every network that hosts servers: the big clouds, the crawler networks and the hosting providers
+SERVER_NETWORKS = frozenset({"microsoft", "google", "googlebot", "bing", "scanner_vendor"}) | HOSTING
 UA_TABLE = "user-agents.tsv"
 CRAWLER_PATTERNS = "isbot-patterns.json"
 CRAWLER_TAGS = "crawler-user-agents.json"
@@ -92,6 +106,13 @@ class Signatures:
     crawler: re.Pattern[str]
     crawler_tags: tuple[tuple[str, re.Pattern[str]], ...]
     snapshot: str
+    #: sha256 of every file read (names and contents), first 8 hex digits: which data decided
+    digest: str = ""
+
+    @property
+    def version(self) -> str:
+        """The data's identity in verdicts: `<snapshot date>.<digest>` (e.g. `2026-11-27.3f9c01ab`)."""
+        return f"{self.snapshot}.{self.digest}" if self.snapshot else self.digest
 
     def network_phrase(self, name: str) -> str:
         return NETWORKS[name][0]
@@ -190,32 +211,44 @@ def parse_crawler_tags(text: str, *, source: str = CRAWLER_TAGS) -> tuple[tuple[
     return tuple(out)
 
 
-def _read(base: Traversable | Path, name: str) -> str:
+def _read(base: Traversable | Path, name: str, seen: dict[str, str] | None = None) -> str:
     try:
-        return base.joinpath(name).read_text(encoding="utf-8")
+        text = base.joinpath(name).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInput(f"signature file {name} is missing from {base}") from None
+    if seen is not None:
+        seen[name] = text
+    return text
+
+
+def _digest(files: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()[:8]
 
 
 def load(directory: Traversable | Path | None = None) -> Signatures:
     """Read and check every signature file in `directory` (default: the package's copy)."""
     base = directory if directory is not None else package_directory()
+    seen: dict[str, str] = {}
     networks = {
         name: RangeSet.from_cidrs(
-            [line for f in files for line in _read(base, f).splitlines()], source=" + ".join(files)
+            [line for f in files for line in _read(base, f, seen).splitlines()], source=" + ".join(files)
         )
         for name, (_, files) in NETWORKS.items()
     }
     try:
-        snapshot = str(json.loads(_read(base, MANIFEST)).get("snapshot", ""))
+        snapshot = str(json.loads(_read(base, MANIFEST, seen)).get("snapshot", ""))
     except json.JSONDecodeError as e:
         raise InvalidInput(f"{MANIFEST}: not JSON ({e})") from None
     return Signatures(
         networks=networks,
-        ua_rows=parse_ua_table(_read(base, UA_TABLE)),
-        crawler=parse_crawler_patterns(_read(base, CRAWLER_PATTERNS)),
-        crawler_tags=parse_crawler_tags(_read(base, CRAWLER_TAGS)),
+        ua_rows=parse_ua_table(_read(base, UA_TABLE, seen)),
+        crawler=parse_crawler_patterns(_read(base, CRAWLER_PATTERNS, seen)),
+        crawler_tags=parse_crawler_tags(_read(base, CRAWLER_TAGS, seen)),
         snapshot=snapshot,
+        digest=_digest(seen),
     )
 
 
@@ -223,10 +256,72 @@ def package_directory() -> Traversable:
     return resources.files("mailbeacon.classify").joinpath("signatures")
 
 
-@cache
+class _Active:
+    """The signatures in use, and the identity (mtime, size, inode) of the manifest they came from.
+
+    `signatures update` writes the data files first and `manifest.json` last (each atomically), so
+    a changed manifest means a complete new set is on disk."""
+
+    def __init__(self) -> None:
+        self.sigs: Signatures | None = None
+        self.stamp: tuple[int, int, int] | None = None
+        self.lock = threading.Lock()
+
+
+_ACTIVE = _Active()
+
+
+def _stamp() -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(str(package_directory().joinpath(MANIFEST)))
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def default() -> Signatures:
-    """The package's signatures, read on first use and kept for the life of the process."""
-    return load()
+    """The signatures in use: the package's copy, read on first use and kept until `reload_if_changed`."""
+    sigs = _ACTIVE.sigs
+    if sigs is None:
+        with _ACTIVE.lock:
+            if _ACTIVE.sigs is None:
+                _ACTIVE.stamp = _stamp()
+                _ACTIVE.sigs = load()
+            sigs = _ACTIVE.sigs
+    return sigs
 
 
-__all__ = ["NETWORKS", "Signatures", "UaRow", "default", "load", "package_directory"]
+def reload_if_changed() -> Signatures | None:
+    """Read the package's copy again if its manifest changed since it was read (`signatures update`).
+
+    Returns the new signatures, or None when nothing changed. A set that does not load raises
+    InvalidInput and the old one stays in use."""
+    if _ACTIVE.sigs is None:
+        default()
+        return None
+    stamp = _stamp()
+    if stamp is None or stamp == _ACTIVE.stamp:
+        return None
+    with _ACTIVE.lock:
+        if stamp == _ACTIVE.stamp:
+            return None
+        fresh = load()
+        changed = _ACTIVE.sigs is None or fresh.version != _ACTIVE.sigs.version
+        _ACTIVE.stamp = stamp
+        if not changed:
+            return None
+        _ACTIVE.sigs = fresh
+        return fresh
+
+
+__all__ = [
+    "HOSTING",
+    "NETWORKS",
+    "SERVER_NETWORKS",
+    "Signatures",
+    "UaRow",
+    "default",
+    "load",
+    "package_directory",
+    "reload_if_changed",
+]

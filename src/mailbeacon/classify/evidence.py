@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from ..model import ClassifyContext, Hit, HitKind
 from .agents import Agent, describe
-from .catalog import NETWORKS, Signatures
+from .behaviour import Behaviour
+from .catalog import HOSTING, NETWORKS, SERVER_NETWORKS, Signatures
 from .networks import parse_ip
-from .windows import WINDOWS, Windows, aware, max_distinct_links
+from .windows import WINDOWS, Windows, aware
 
-LINK_KINDS = (HitKind.CLICK, HitKind.DECOY)
 PREFETCH_HEADERS = ("purpose", "sec-purpose", "x-purpose", "x-moz")
 PREFETCH_WORDS = ("prefetch", "preview", "prerender")
 
@@ -31,27 +31,7 @@ def networks_of(ip: str, sigs: Signatures) -> frozenset[str]:
     return frozenset(name for name in NETWORKS if sigs.networks[name].contains_int(version, value))
 
 
-def _network(ip: str) -> str:
-    """The /24 (IPv4) or /48 (IPv6) an address is in, as a string key."""
-    if ":" in ip:
-        return ":".join(ip.split(":")[:3])
-    return ip.rsplit(".", 1)[0]
-
-
-def _same_source(a: Hit, b: Hit) -> bool:
-    """The same client: the same address, or the same user agent from the same network.
-
-    The same user agent alone is not enough: current browsers send identical, frozen user-agent
-    strings, so a person could share one with a scanner that clicked seconds earlier.
-    """
-    if a.ip and a.ip == b.ip:
-        return True
-    return (
-        bool(a.user_agent.strip()) and a.user_agent == b.user_agent and bool(a.ip) and _network(a.ip) == _network(b.ip)
-    )
-
-
-class Evidence:
+class Evidence(Behaviour):
     """The signals of one hit in its context. `has(name)` computes a signal once.
 
     Other hits are looked at as `(seconds relative to this hit, hit)` pairs, computed once and
@@ -112,23 +92,6 @@ class Evidence:
     @property
     def after_send(self) -> float:
         return (self.at - aware(self.msg.sent_at)).total_seconds()
-
-    def _is_sender_device(self, h: Hit) -> bool:
-        return h.device_id is not None and h.device_id in self.msg.sender_devices
-
-    def _link_points(self, source: Hit) -> list[tuple[float, int]]:
-        """(seconds from this hit, link index) of this recipient's link requests from the same
-        source as `source` (same address or same user agent); a decoy request without an index
-        counts as one more distinct link."""
-        pts = [
-            (d, h.link if h.link is not None else -1)
-            for d, h in self.rel
-            if h.kind in LINK_KINDS and not self._is_sender_device(h) and (h is source or _same_source(h, source))
-        ]
-        me = self.hit
-        if me.kind in LINK_KINDS and not self._is_sender_device(me) and (me is source or _same_source(me, source)):
-            pts.append((0.0, me.link if me.link is not None else -1))
-        return pts
 
     # -- the sender ---------------------------------------------------------------------------
 
@@ -211,6 +174,12 @@ class Evidence:
     def s_browser(self) -> bool:
         return self.agent.browser is not None
 
+    def s_tool_agent(self) -> bool:
+        """A user agent that names neither a browser engine, a device platform, a mail client nor
+        a mail proxy: a tool's own name (`Something::Bookmark/2.0`). Empty and bare `Mozilla/5.0`
+        have rules of their own."""
+        return not self.agent.client_like and not self.agent.empty and not self.agent.bare_mozilla
+
     def s_stale_browser(self) -> bool:
         return self.agent.stale(self.at)
 
@@ -237,9 +206,14 @@ class Evidence:
         return "google" in self.nets or "googlebot" in self.nets
 
     def s_cloud_network(self) -> bool:
-        """Big clouds: Microsoft (Azure, Microsoft 365) and Google (incl. Google Cloud). People use
-        them too (virtual desktops, offices), so this is never evidence on its own."""
-        return bool(self.nets & {"microsoft", "google", "googlebot", "bing"})
+        """Big clouds (Microsoft, Google incl. Google Cloud) and hosting providers (AWS, Oracle,
+        DigitalOcean, Linode, Vultr). People use them too (virtual desktops, corporate proxies), so
+        this is never evidence on its own for a browser."""
+        return bool(self.nets & ({"microsoft", "google", "googlebot", "bing"} | HOSTING))
+
+    def s_server_network(self) -> bool:
+        """Any network of the lists that hosts servers (everything but Apple's relay)."""
+        return bool(self.nets & SERVER_NETWORKS)
 
     def s_machine_network(self) -> bool:
         """Networks that host crawlers and email-security scanners, not people."""
@@ -256,96 +230,7 @@ class Evidence:
     def s_soon(self) -> bool:
         return self.after_send <= self.w.soon_window
 
-    # -- behaviour ----------------------------------------------------------------------------
-
-    def _burst(self, span: float) -> tuple[int, float]:
-        if self.hit.kind not in LINK_KINDS:
-            return 0, 0.0
-        result = self._bursts.get(span)
-        if result is None:
-            result = self._bursts[span] = max_distinct_links(self._link_points(self.hit), 0.0, span)
-        return result
-
-    def s_link_burst(self) -> bool:
-        n, span = self._burst(self.w.burst_span)
-        if n >= self.w.burst_links:
-            self.values.update(links=n, span=span)
-            return True
-        return False
-
-    def s_link_pair(self) -> bool:
-        n, span = self._burst(self.w.burst_span)
-        if n >= 2:
-            self.values.update(links=n, span=span)
-            return True
-        return False
-
-    def s_link_sweep(self) -> bool:
-        n, span = self._burst(self.w.sweep_span)
-        if n >= self.w.burst_links:
-            self.values.update(links=n, span=span)
-            return True
-        return False
-
-    def s_near_decoy(self) -> bool:
-        for d, h in (*self.rel, *self.peer_rel):
-            if h.kind is HitKind.DECOY and abs(d) <= self.w.decoy_window and _same_source(h, self.hit):
-                self.values["decoy_gap"] = abs(d)
-                return True
-        return False
-
-    def _hard_machine(self, d: float, h: Hit) -> bool:
-        """A neighbour that is certainly a scanner by itself: decoy, HEAD, a scanner user agent,
-        a generic crawler of the scanner kind, or a member of a link burst."""
-        if h.kind is HitKind.SELF_VIEW or self._is_sender_device(h):
-            return False
-        if h.kind is HitKind.DECOY or h.method.upper() == "HEAD":
-            return True
-        agent = describe(h.user_agent, self.sigs)
-        row = agent.row("open" if h.kind is HitKind.OPEN else "click")
-        if row is not None:
-            return row.tier == "agent" and row.cls.value == "scanner"
-        if agent.crawler is not None:
-            return agent.crawler.cls.value == "scanner"
-        if h.kind in LINK_KINDS:
-            n, _ = max_distinct_links(self._link_points(h), d, self.w.burst_span)
-            return n >= self.w.burst_links
-        return False
-
-    def s_same_source_as_scanner(self) -> bool:
-        for d, h in self.rel:
-            if abs(d) <= self.w.source_window and _same_source(h, self.hit) and self._hard_machine(d, h):
-                return True
-        return False
-
-    def _follower_gap(self) -> float | None:
-        """Seconds until another client (other address and other UA) clicked the same link."""
-        if self.hit.kind is not HitKind.CLICK:
-            return None
-        for gap, h in self.rel:
-            if (
-                h.kind is HitKind.CLICK
-                and h.link == self.hit.link
-                and 0 < gap <= self.w.click_time_window
-                and h.ip != self.hit.ip
-                and h.user_agent != self.hit.user_agent
-                and not self._is_sender_device(h)
-                and self._plausible_person(gap, h)
-            ):
-                self.values["follow_gap"] = gap
-                return gap
-        return None
-
-    def _plausible_person(self, d: float, h: Hit) -> bool:
-        """A neighbour that could be a person: no machine user agent, not HEAD, not in a burst."""
-        if not h.user_agent.strip() or self._hard_machine(d, h):
-            return False
-        agent = describe(h.user_agent, self.sigs)
-        row = agent.row("click")
-        return agent.crawler is None and (row is None or row.cls.value == "human")
-
-    def s_followed_by_other_client(self) -> bool:
-        return self._follower_gap() is not None
+    # -- machine traits -------------------------------------------------------------------------
 
     def s_weak_machine(self) -> bool:
         return (
@@ -359,40 +244,13 @@ class Evidence:
         """Like `weak_machine` but without the browser's age (people's browsers can be old too)."""
         return self.has("missing_browser_headers") or self.has("network") or not self.has("browser")
 
-    def s_shared_ip_recipients(self) -> bool:
-        recipients = {h.recipient_id for d, h in self.peer_rel if abs(d) <= self.w.peer_window}
-        if len(recipients) >= 2:
-            self.values["recipients"] = len(recipients)
-            return True
-        return False
-
-    def s_shared_ip_same_agent(self) -> bool:
-        for d, h in self.peer_rel:
-            if abs(d) <= self.w.burst_span * 5 and h.user_agent == self.hit.user_agent:
-                self.values["recipients"] = 1
-                return True
-        return False
-
-    def s_proxy_repeat(self) -> bool:
-        if self.hit.kind is not HitKind.OPEN:
-            return False
-        for d, h in self.rel:
-            gap = -d
-            earlier = gap > 0 or (gap == 0 and h.uid < self.hit.uid)
-            if (
-                h.kind is HitKind.OPEN
-                and h.user_agent == self.hit.user_agent
-                and earlier
-                and gap <= self.w.proxy_retry_window
-            ):
-                self.values["retry_gap"] = gap
-                return True
-        return False
-
 
 #: signal name -> the method that computes it (every `s_<name>` method of Evidence)
 SIGNALS: dict[str, Callable[[Evidence], bool]] = {
-    name[2:]: fn for name, fn in vars(Evidence).items() if name.startswith("s_") and callable(fn)
+    name[2:]: fn
+    for cls in (Behaviour, Evidence)
+    for name, fn in vars(cls).items()
+    if name.startswith("s_") and callable(fn)
 }
 
 

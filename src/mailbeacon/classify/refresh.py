@@ -10,6 +10,9 @@ classifier itself only reads the package copy once. Recognised file names in DIR
 | `googlebot.json` | Google, `developers.google.com/static/search/apis/ipranges/googlebot.json` | googlebot-ipv4/6.txt |
 | `bingbot.json` | Microsoft, `https://www.bing.com/toolbox/bingbot.json` (same shape as Google's) | bing-ipv4.txt |
 | `ServiceTags_Public*.json` | Microsoft Azure Service Tags (`values[].properties.addressPrefixes`) | microsoft-ipv4/6.txt |
+| `ip-ranges.json` | AWS, `https://ip-ranges.amazonaws.com/ip-ranges.json` | amazon-ipv4/6.txt |
+| `public_ip_ranges.json` | Oracle, `https://docs.oracle.com/en-us/iaas/tools/public_ip_ranges.json` | oracle-ipv4.txt |
+| `digitalocean.csv`, `linode.csv`, `vultr.csv` | the providers' geofeeds (RFC 8805 CSV, prefix first) | digitalocean/linode/vultr-ipv4/6.txt |
 | `patterns.json` or `isbot-patterns.json` | omrilotan/isbot `src/patterns.json` | isbot-patterns.json |
 | `crawler-user-agents.json` | monperrus/crawler-user-agents | crawler-user-agents.json |
 | any of our own file names (`*-ipv4.txt`, `user-agents.tsv` ...) | CIDR per line / our table | the same file |
@@ -79,6 +82,31 @@ def service_tag_prefixes(path: Path) -> list[str]:
     return out
 
 
+def aws_prefixes(path: Path) -> list[str]:
+    data = _json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("prefixes"), list):
+        raise InvalidInput(
+            f'{path.name}: expected AWS\'s format {{"prefixes": [{{"ip_prefix": ...}}], "ipv6_prefixes": ...}}'
+        )
+    out = [str(p["ip_prefix"]) for p in data["prefixes"] if isinstance(p, dict) and "ip_prefix" in p]
+    out += [str(p["ipv6_prefix"]) for p in data.get("ipv6_prefixes", []) if isinstance(p, dict) and "ipv6_prefix" in p]
+    return out
+
+
+def oracle_prefixes(path: Path) -> list[str]:
+    data = _json(path)
+    regions = data.get("regions") if isinstance(data, dict) else None
+    if not isinstance(regions, list):
+        raise InvalidInput(f'{path.name}: expected Oracle\'s format {{"regions": [{{"cidrs": [{{"cidr": ...}}]}}]}}')
+    return [
+        str(c["cidr"])
+        for r in regions
+        if isinstance(r, dict)
+        for c in r.get("cidrs", [])
+        if isinstance(c, dict) and "cidr" in c
+    ]
+
+
 def apple_prefixes(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8", errors="replace")
     return [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
@@ -126,6 +154,13 @@ def plan(source: Path) -> dict[str, tuple[str, str]]:
     tags = sorted(source.glob("ServiceTags_Public*.json"))
     if tags:
         ranges(NETWORKS["microsoft"][1], service_tag_prefixes(tags[-1]), tags[-1].name)
+    if (f := source / "ip-ranges.json").exists():
+        ranges(NETWORKS["amazon"][1], aws_prefixes(f), f.name)
+    if (f := source / "public_ip_ranges.json").exists():
+        ranges(NETWORKS["oracle"][1], oracle_prefixes(f), f.name)
+    for network in ("digitalocean", "linode", "vultr"):  # RFC 8805 geofeeds: the prefix is column 1
+        if (f := source / f"{network}.csv").exists():
+            ranges(NETWORKS[network][1], apple_prefixes(f), f.name)
     for name in ("patterns.json", "isbot-patterns.json"):
         if (f := source / name).exists():
             out[CRAWLER_PATTERNS] = (f.read_text(encoding="utf-8"), f.name)
@@ -136,7 +171,8 @@ def plan(source: Path) -> dict[str, tuple[str, str]]:
     if not out:
         raise InvalidInput(
             f"{source} holds none of the expected files (egress-ip-ranges.csv, goog.json, googlebot.json, "
-            "bingbot.json, ServiceTags_Public*.json, patterns.json, crawler-user-agents.json, or our own file names); "
+            "bingbot.json, ServiceTags_Public*.json, ip-ranges.json, public_ip_ranges.json, digitalocean.csv, linode.csv, "
+            "vultr.csv, patterns.json, crawler-user-agents.json, or our own file names); "
             "see docs/classification.md"
         )
     return out

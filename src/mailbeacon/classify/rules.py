@@ -3,9 +3,11 @@
 Order follows signatures.md §7: (1) the sender's own signals, (2) decoy link and HEAD,
 (3) exact mail-proxy and prefetch signatures, (4) mail clients, (5) scanner tokens, unfurlers,
 HTTP libraries, (6) the generic crawler list; then behaviour for everything that still looks
-like a browser or an app (decoy or scanner from the same source, link bursts, timing with
-machine traits, click-time checks, one address for many recipients), and finally "a person".
-A network alone never makes a scanner: every behaviour row that uses one needs another signal.
+like a browser or an app (decoy or scanner from the same source, link bursts — unless the request
+carries a person's evidence —, timing with machine traits, click-time checks, one address for many
+recipients), then a tool's own user agent (`unrecognised_client`), and finally "a person". A
+network alone never makes a scanner of a browser: every behaviour row that uses one needs another
+signal; only a user agent that names no browser or device at all is decided by its network.
 
 A row whose `cls` is None takes class, subtype, code and text from the matched user-agent
 signature (`FROM_ROW`) or generic crawler match (`FROM_CRAWLER`). Texts are `str.format`
@@ -35,7 +37,8 @@ FROM_CRAWLER = "*crawler-list"
 
 @dataclass(frozen=True, slots=True)
 class Rule:  # one row of the table below
-    """If every signal in `when` holds for a hit of one of `kinds`, the verdict is `cls`."""
+    """If every signal in `when` holds (a name starting with `!`: does not hold) for a hit of one
+    of `kinds`, the verdict is `cls`."""
 
     code: str
     cls: VerdictClass | None
@@ -87,16 +90,21 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
     (CRAWLER,                  None, None,               "crawler_list",                                ANY, ""),
     ("from_header",            SC,   "crawler",          "from_header",                                 ANY,
      "a crawler: it names its operator in a From header ({from_header}); browsers never send one"),
+    # a tool's own user agent (neither a browser, an app on a device, nor a mail client) from a server network
+    ("unknown_tool",           SC,   "unknown_tool",     "tool_agent server_network",                   ANY,
+     "an automated tool: its user agent ({ua}) names neither a browser nor a mail client, and it came from "
+     "{network}"),
     # behaviour, for whatever still looks like a browser or an app
     ("decoy_same_source",      SC,   "decoy",            "near_decoy",                                  ANY,
      "Security scanner: same address or user agent as a request to the hidden decoy link {decoy_gap} apart"),
-    ("link_burst",             SC,   "link_burst",       "link_burst",                                  LINKS, SCANNER_BURST),
+    ("link_burst",             SC,   "link_burst",       "link_burst !person_evidence",                 LINKS, SCANNER_BURST),
     ("same_source_as_scanner", SC,   "same_source",      "same_source_as_scanner",                      ANY,
      "Security scanner{vendor}: same address or user agent as scanner requests seconds apart"),
     ("private_relay",          H,    "private_relay",    "apple_relay",                                 ANY,
      "a person on an Apple device ({agent}) browsing through iCloud Private Relay"),
-    ("link_pair_burst",        SC,   "link_burst",       "link_pair weak_machine",                      LINKS, SCANNER_BURST),
-    ("link_sweep",             SC,   "link_sweep",       "link_sweep early weak_machine",               LINKS, SCANNER_BURST),
+    ("link_pair_burst",        SC,   "link_burst",       "link_pair weak_machine !person_evidence",     LINKS, SCANNER_BURST),
+    ("link_sweep",             SC,   "link_sweep",       "link_sweep early weak_machine !person_evidence", LINKS,
+     SCANNER_BURST),
     ("link_sweep",             SC,   "link_sweep",       "link_sweep network stale_browser",            LINKS, SCANNER_BURST),
     ("link_sweep",             SC,   "link_sweep",       "link_sweep network missing_browser_headers",  LINKS, SCANNER_BURST),
     ("link_sweep",             SC,   "link_sweep",       "link_sweep stale_browser missing_browser_headers", LINKS,
@@ -117,7 +125,10 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
      "Security scanner: the same address requested the copies of {recipients} other recipients within seconds"),
     ("many_recipients",        SC,   "many_recipients",  "shared_ip_same_agent early",                  ANY,
      "Security scanner: the same address and user agent requested another recipient's copy right after sending"),
-    # a person
+    # a person needs positive evidence: a browser, an app on a device, a mail client
+    ("unrecognised_client",    UN,   "unrecognised_client", "tool_agent",                               ANY,
+     "a user agent ({ua}) that names neither a browser nor a mail client, from {network}: not known to be a "
+     "person"),
     ("person",                 H,    "direct",           "",                                            ANY,
      "a person: {agent}"),
 )

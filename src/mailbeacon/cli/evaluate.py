@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..classify import RULES_VERSION
+from ..classify import rules_version
+from ..classify.catalog import load
 from ..classify.refresh import update
 from ..errors import InvalidInput
 from ..evaluate import evaluate, mismatches, to_json
@@ -40,7 +41,7 @@ def eval_(
         return
     scenarios = len(report.results)
     console.print(
-        f"[bold]{scenarios} scenarios, {report.scored_events} labelled events[/bold]  rules {RULES_VERSION}  "
+        f"[bold]{scenarios} scenarios, {report.scored_events} labelled events[/bold]  rules {rules_version()}  "
         f"accuracy {_pct(report.accuracy)}  counts match {_pct(report.counts_match)}"
     )
     table = Table("class", "precision", "recall", "labelled", "predicted")
@@ -88,4 +89,8 @@ def signatures_update(
     for c in changes:
         table.add_row(c.file, c.source, str(c.before), str(c.after))
     console.print(table)
-    console.print("Restart `mailbeacon serve` to use them; `mailbeacon reclassify` re-runs the rules over stored hits.")
+    console.print(
+        f"Verdicts now use {rules_version(load(target) if target else None)}. A running `mailbeacon serve` "
+        "picks the new files up within seconds (no restart); `mailbeacon reclassify` re-runs the rules over "
+        "stored hits. Update every node with the same files."
+    )

@@ -9,12 +9,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..classify import rules_version
 from ..devices import device_secret, verify_beacon
-from ..errors import AuthError, InvalidInput, NotFound
+from ..errors import AuthError, InvalidInput, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..model import Hit, HitKind, Message, User
 from ..reports import hits_report, message_report
 from ..runtime import Runtime
+from ..signature_watch import status as signature_status
 from ..tokens import InvalidToken
 from .auth import authenticate
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
@@ -54,7 +56,7 @@ async def _json(request: Request) -> dict[str, Any]:
 async def healthz(request: Request) -> Response:
     intake = _intake(request)
     st = intake.state
-    body = {
+    body: dict[str, Any] = {
         "ok": not st.store_down,
         "intake": {
             "recorded": st.recorded,
@@ -63,6 +65,10 @@ async def healthz(request: Request) -> Response:
             "store_down": st.store_down,
         },
     }
+    try:  # which signature data this node and the deciding node use (signature_watch)
+        body["classifier"] = await asyncio.to_thread(signature_status, _rt(request).store)
+    except StoreUnavailable:
+        body["classifier"] = {"rules_version": rules_version(), "deciding": None, "agrees": None}
     return JSONResponse(body, status_code=200 if not st.store_down else 503)
 
 
