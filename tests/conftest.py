@@ -215,3 +215,20 @@ def cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def live_signatures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The classifier reading a copy of its signature files as if it were the installed package's
+    (for `signatures update` while running); the package's own files are never touched."""
+    from mailbeacon.classify import catalog
+    from mailbeacon.classify.agents import _describe
+    from mailbeacon.classify.evidence import networks_of
+
+    copy = tmp_path / "live-signatures"
+    shutil.copytree(Path(str(catalog.package_directory())), copy)
+    monkeypatch.setattr(catalog, "package_directory", lambda: copy)
+    monkeypatch.setattr(catalog, "_ACTIVE", catalog._Active())
+    yield copy
+    _describe.cache_clear()
+    networks_of.cache_clear()

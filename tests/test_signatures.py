@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -295,20 +294,8 @@ def test_rules_version_names_the_rules_the_snapshot_and_the_data(tmp_path: Path,
     assert edited.snapshot == sigs.snapshot and edited.digest != sigs.digest  # an edit shows without a new date
 
 
-@pytest.fixture
-def live(tmp_path: Path, target: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The classifier reading its signatures from a copy (as if it were the installed package's)."""
-    monkeypatch.setattr(catalog, "package_directory", lambda: target)
-    monkeypatch.setattr(catalog, "_ACTIVE", catalog._Active())
-    yield target
-    from mailbeacon.classify.agents import _describe
-    from mailbeacon.classify.evidence import networks_of
-
-    _describe.cache_clear()
-    networks_of.cache_clear()
-
-
-def test_updated_files_are_used_without_a_restart(tmp_path: Path, live: Path) -> None:
+def test_updated_files_are_used_without_a_restart(tmp_path: Path, live_signatures: Path) -> None:
+    live = live_signatures
     from mailbeacon.model import ClassifyContext, Hit, HitKind, MessageInfo, Relation
 
     sent = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -333,7 +320,8 @@ def test_updated_files_are_used_without_a_restart(tmp_path: Path, live: Path) ->
     assert reload_signatures() is None
 
 
-def test_files_that_do_not_load_are_refused_and_the_old_data_stays(live: Path) -> None:
+def test_files_that_do_not_load_are_refused_and_the_old_data_stays(live_signatures: Path) -> None:
+    live = live_signatures
     version = rules_version()
     (live / "isbot-patterns.json").write_text('["(unclosed"]')
     (live / "manifest.json").write_text((live / "manifest.json").read_text() + "\n")  # a new stamp
