@@ -456,11 +456,36 @@ def test_two_people_on_one_link_within_seconds_stay_people() -> None:
 
 
 def test_one_address_for_many_recipients() -> None:
-    h = hit("open", 600, FRESH_CHROME, "93.184.216.34")
-    peers = tuple(hit("open", 601 + i, FRESH_CHROME, "93.184.216.34", recipient=10 + i) for i in range(2))
+    def copies(after: float, headers: dict[str, str]) -> tuple[Hit, tuple[Hit, ...]]:
+        ip = "93.184.216.34"
+        peers = tuple(hit("open", after + 1 + i, FRESH_CHROME, ip, recipient=10 + i, headers=headers) for i in range(2))
+        return hit("open", after, FRESH_CHROME, ip, headers=headers), peers
+
+    h, peers = copies(30, FULL_HEADERS)  # right after sending: a gateway scanning every copy
     assert verdict(h).cls is VerdictClass.HUMAN
     v = verdict(h, peers=peers)
     assert v.codes[0] == "many_recipients" and "2 other recipients" in v.sentence
+    h, peers = copies(600, {"accept": "*/*"})  # later, with a machine trait
+    assert verdict(h, peers=peers).codes[0] == "many_recipients"
+
+
+def test_colleagues_behind_one_office_address_reading_together_are_people() -> None:
+    h = hit("open", 1800, FRESH_CHROME, "93.184.216.34")
+    peers = tuple(hit("open", 1790 + 7 * i, FRESH_CHROME, "93.184.216.34", recipient=10 + i) for i in range(4))
+    assert verdict(h, peers=peers).cls is VerdictClass.HUMAN
+
+
+def test_a_check_seconds_before_another_browser_on_the_same_link_is_a_scanner_even_with_full_headers() -> None:
+    gateway = hit("click", 5000, FRESH_CHROME, HOME_IP2, link=1, headers=NAV)
+    person = hit("click", 5002.5, BROWSERS["Firefox"][2], HOME_IP, link=1)
+    assert [v.cls for v in classify_all([gateway, person])] == [VerdictClass.SCANNER, VerdictClass.HUMAN]
+    later = replace(person, at=person.at + timedelta(seconds=10))  # ten seconds apart: two people
+    assert [v.cls for v in classify_all([gateway, later])] == [VerdictClass.HUMAN, VerdictClass.HUMAN]
+
+
+def test_a_sandbox_that_loads_the_pixel_with_its_links_gets_no_benefit_of_the_doubt() -> None:
+    hits = [hit("open", 2999.2, FRESH_CHROME, HOME_IP2, headers=IMG), *tabs(3000, HOME_IP2)]
+    assert all(v.cls is VerdictClass.SCANNER for v in classify_all(hits))
 
 
 def test_yahoo_retries_are_not_more_readings() -> None:

@@ -183,3 +183,30 @@ def test_cli_eval_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "line 2: not valid JSON" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing.jsonl")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_peers_are_context_from_other_recipients_and_never_scored() -> None:
+    ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36"
+    sc = {
+        "scenario": "gateway-for-everyone",
+        "message": {"sent_at": "2026-03-02T09:00:00Z", "sender": "alice@acme.test", "links": 1},
+        "recipient": "bob@client.example",
+        "events": [{"at": "2026-03-02T09:00:20Z", "kind": "open", "ip": "93.184.216.34", "user_agent": ua,
+                    "headers": {"accept": "*/*"}, "expect": "scanner"}],
+        "peers": [{"recipient": f"p{i}@client.example", "at": "2026-03-02T09:00:21Z", "kind": "open",
+                   "ip": "93.184.216.34", "user_agent": ua} for i in range(2)],
+    }  # fmt: skip
+    report = evaluate(lines(sc))
+    assert report.scored_events == 1 and report.classes["scanner"].recall == 1.0
+    (event,) = to_json(report)["scenarios"][0]["events"]
+    assert event["reasons"][0] == "many_recipients"
+    alone = evaluate(lines({**sc, "peers": []}))
+    assert alone.classes["scanner"].recall == 0.0  # without the other copies it is a quick reader
+    for peers, message in [
+        ([{"at": "2026-03-02T09:00:21Z", "kind": "open"}], "needs 'recipient'"),
+        ([{**sc["peers"][0], "expect": "scanner"}], "context only"),  # type: ignore[index]
+        ([{**sc["peers"][0], "recipient": "bob@client.example"}], "another recipient"),  # type: ignore[index]
+        ("x", "must be a list"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            evaluate(lines({**sc, "peers": peers}))

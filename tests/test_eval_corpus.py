@@ -7,6 +7,7 @@ import importlib
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import CORPUS
 from mailbeacon.evaluate import Report, evaluate, mismatches
 
 LABELLED = CORPUS / "labelled-hits.jsonl"
+SKEPTIC = CORPUS / "labelled-skeptic.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +37,29 @@ def builder() -> Iterator[ModuleType]:
         yield importlib.import_module("build")
     finally:
         sys.path.remove(folder)
-        for name in ("build", "actors", "sources"):
+        for name in ("build", "actors", "sources", "skeptic"):
             sys.modules.pop(name, None)
 
 
 def test_committed_corpus_is_what_the_builder_makes(builder: ModuleType) -> None:
     assert builder.render(builder.build()) == LABELLED.read_text(encoding="utf-8")
+    assert builder.render(builder.skeptic.build()) == SKEPTIC.read_text(encoding="utf-8")
+
+
+def test_the_skeptic_set_figures_are_the_published_ones() -> None:
+    """docs/classification.md publishes `mailbeacon eval` on the skeptic's set: the numbers must be these."""
+    report = evaluate(SKEPTIC.read_text(encoding="utf-8").splitlines())
+    docs = " ".join((Path(__file__).parent.parent / "docs" / "classification.md").read_text().split())
+    for cls, s in report.classes.items():
+        if s.count:
+            assert f"| {cls} | {s.precision:.3f} | {s.recall:.3f} | {s.count} | {s.predicted} |" in docs, cls
+    assert report.accuracy is not None and report.counts_match is not None
+    matched = sum(1 for r in report.results if r.counts_match)
+    assert f"accuracy {report.accuracy:.3f}, counts match in {matched} / {len(report.results)}" in docs
+    # the targets hold here too (a tool at home is `unknown` by design: not counted, not a person)
+    c = report.classes
+    assert c["human"].precision is not None and c["human"].precision >= 0.99, mismatches(report)
+    assert c["scanner"].recall is not None and c["scanner"].recall >= 0.95, mismatches(report)
 
 
 def test_size(scenarios: list[dict[str, object]]) -> None:

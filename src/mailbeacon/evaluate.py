@@ -82,7 +82,11 @@ def run_scenario(sc: Scenario, classifier: Classifier = classify) -> ScenarioRes
             verdicts.append(None)
             continue
         me = e.hit
-        ctx = replace(sc.context, other_hits=tuple(h for h in hits if h.uid != me.uid))
+        ctx = replace(
+            sc.context,
+            other_hits=tuple(h for h in hits if h.uid != me.uid),
+            peer_hits=tuple(p for p in sc.peers if p.ip == me.ip),
+        )
         v = classifier(me, ctx)
         verdicts.append(v)
         counted.append((me.kind, me.link, me.at, v.cls))

@@ -2,7 +2,7 @@
 
 `{"scenario", "message": {"sent_at", "sender", "workspace_domains", "workspace_members",
 "sender_addresses", "sender_devices", "links", "decoy_link"}, "recipient", "events": [...],
-"expect_counts": {...}}` — see docs/classification.md ("Labelled traffic"). Every error names the
+"expect_counts": {...}, "peers": [...]}` — see docs/classification.md ("Labelled traffic"). Every error names the
 input line (and the event). Pure.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,8 @@ class Scenario:
     context: ClassifyContext
     events: tuple[Event, ...]
     expect_counts: Mapping[str, int] | None
+    #: hits of other recipients of the same message (context only: never scored or counted)
+    peers: tuple[Hit, ...] = ()
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -200,6 +202,24 @@ def parse_scenario(text: str, line: int) -> Scenario:
         self_view_window=windows.get("self_view_window", 10.0),
         settle_window=windows.get("settle_window", 120.0),
     )
+    peers_raw = raw.get("peers") or []
+    if not isinstance(peers_raw, list):
+        raise ln.error("'peers' must be a list of other recipients' hits")
+    peer_ids: dict[str, int] = {}
+    peers: list[Hit] = []
+    for i, p in enumerate(peers_raw):
+        if not isinstance(p, dict) or not isinstance(p.get("recipient"), str) or "@" not in p["recipient"]:
+            raise ln.error(f"peer {i}: a peer hit needs 'recipient' (another recipient's address)")
+        if p.get("expect") is not None:
+            raise ln.error(f"peer {i}: peers are context only: remove 'expect'")
+        who = p["recipient"].lower()
+        if who == recipient.lower():
+            raise ln.error(f"peer {i}: 'recipient' must be another recipient than the scenario's")
+        peer = _event(ln, i, {k: v for k, v in p.items() if k != "recipient"}, line)[0].hit
+        if peer is None or peer.kind is HitKind.SELF_VIEW:
+            raise ln.error(f"peer {i}: a peer is an open, click or decoy hit")
+        rid = peer_ids.setdefault(who, line * 1000 + len(peer_ids) + 1)
+        peers.append(replace(peer, uid=f"{line}:p{i}", recipient_id=rid))
     expect_counts = raw.get("expect_counts")
     if expect_counts is not None:
         if not isinstance(expect_counts, dict):
@@ -208,7 +228,7 @@ def parse_scenario(text: str, line: int) -> Scenario:
             if k not in COUNT_KEYS:
                 raise ln.error(f"'expect_counts' key {k!r} is not one of {', '.join(COUNT_KEYS)}")
             ln.integer(v, f"'expect_counts.{k}'")
-    return Scenario(line, name, message, recipient.lower(), context, events, expect_counts)
+    return Scenario(line, name, message, recipient.lower(), context, events, expect_counts, tuple(peers))
 
 
 def parse(lines: Iterable[str]) -> list[Scenario]:

@@ -166,6 +166,18 @@ class Behaviour:
         row = describe(h.user_agent, self.sigs).row("open")
         return row is not None and row.tier != "agent" and row.cls.value == "human"
 
+    def s_pixel_with_links(self) -> bool:
+        """The same client fetched the pixel together with its link requests around this hit (within
+        READ_LEAD of one of them): a sandbox loading everything at once, not a person who reads first."""
+        links = [0.0] if self.hit.kind in LINK_KINDS else []
+        links += [
+            d for d, h in self.rel if h.kind in LINK_KINDS and abs(d) <= self.w.burst_span and same_source(h, self.hit)
+        ]
+        return any(
+            h.kind is HitKind.OPEN and same_source(h, self.hit) and any(abs(d - e) < READ_LEAD for e in links)
+            for d, h in self.rel
+        )
+
     def s_same_client_read_before(self) -> bool:
         return any(same_source(h, self.hit) and self._reading(d, h) for d, h in self.rel)
 
@@ -174,13 +186,14 @@ class Behaviour:
 
     def s_person_evidence(self) -> bool:
         """Strong evidence of a person at a browser, which a burst does not outvote: a browser's
-        navigation headers, not from a crawler or scanner-vendor network, and
+        navigation headers, not from a crawler or scanner-vendor network, no pixel fetched with the
+        links, and
 
         - the same client showed the recipient reading just before (on a server network, such as a
           corporate proxy, only with a browser that is not outdated: scanners use old ones), or
         - a home network, a browser that is not outdated, and a reading before (any client) or a
           time well after the delivery scans (`soon_window`)."""
-        if not self.has("navigation_headers") or self.has("machine_network"):
+        if not self.has("navigation_headers") or self.has("machine_network") or self.has("pixel_with_links"):
             return False
         home, stale = self.has("home_network"), self.has("stale_browser")
         if self.has("same_client_read_before") and (home or not stale):
@@ -248,7 +261,7 @@ class Behaviour:
 
     # -- click-time checks ----------------------------------------------------------------------
 
-    def _follower_gap(self) -> float | None:
+    def _follower_gap(self, window: float) -> float | None:
         """Seconds until another client (other address and other UA) clicked the same link."""
         if self.hit.kind is not HitKind.CLICK:
             return None
@@ -256,7 +269,7 @@ class Behaviour:
             if (
                 h.kind is HitKind.CLICK
                 and h.link == self.hit.link
-                and 0 < gap <= self.w.click_time_window
+                and 0 < gap <= window
                 and h.ip != self.hit.ip
                 and h.user_agent != self.hit.user_agent
                 and not self._is_sender_device(h)
@@ -275,7 +288,10 @@ class Behaviour:
         return agent.crawler is None and (row is None or row.cls.value == "human")
 
     def s_followed_by_other_client(self) -> bool:
-        return self._follower_gap() is not None
+        return self._follower_gap(self.w.click_time_window) is not None
+
+    def s_followed_quickly_by_other_client(self) -> bool:
+        return self._follower_gap(self.w.click_time_quick) is not None
 
     # -- other recipients, retries ----------------------------------------------------------------
 

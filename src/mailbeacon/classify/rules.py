@@ -121,7 +121,14 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
     ("click_time_scan",        SC,   "click_time",       "followed_by_other_client machine_traits",     CLICK,
      "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
      "(the person, after the gateway's check)"),
-    ("many_recipients",        SC,   "many_recipients",  "shared_ip_recipients",                        ANY,
+    ("click_time_scan",        SC,   "click_time",       "followed_quickly_by_other_client",            CLICK,
+     "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
+     "(the person, after the gateway's check)"),
+    # colleagues behind one office address read an all-hands email together: the address alone needs
+    # a machine trait, or the minutes right after sending when gateways scan every copy
+    ("many_recipients",        SC,   "many_recipients",  "shared_ip_recipients weak_machine",           ANY,
+     "Security scanner: the same address requested the copies of {recipients} other recipients within seconds"),
+    ("many_recipients",        SC,   "many_recipients",  "shared_ip_recipients early",                  ANY,
      "Security scanner: the same address requested the copies of {recipients} other recipients within seconds"),
     ("many_recipients",        SC,   "many_recipients",  "shared_ip_same_agent early",                  ANY,
      "Security scanner: the same address and user agent requested another recipient's copy right after sending"),

@@ -27,6 +27,9 @@ class Windows:
     soon_window: float = 300.0
     #: click-time scanners fetch a link this long before the person's browser arrives
     click_time_window: float = 30.0
+    #: ... and this soon, another client on the same link is the person after a check, whatever
+    #: the check looked like (Mimecast's users wait ~5 s; two people on one copy this close are rare)
+    click_time_quick: float = 5.0
     #: other recipients' hits from the same IP within this window
     peer_window: float = 30.0
     #: Yahoo's proxy re-requests a pixel (up to 4 times) within this window

@@ -46,6 +46,8 @@ class Scenario:
     headers_recorded: bool = True
     events: list[dict[str, Any]] = field(default_factory=list)
     replies: int = 0
+    #: other recipients' hits of the same message (context only, never labelled)
+    peers: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
         self,
@@ -68,6 +70,24 @@ class Scenario:
             e["device"] = device
         e["expect"] = expect
         self.events.append(e)
+
+    def peer(
+        self,
+        after: float,
+        recipient: str,
+        kind: str,
+        ua: str,
+        ip: str,
+        *,
+        link: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """A hit of another recipient of the same message (a colleague, the rest of a campaign)."""
+        e: dict[str, Any] = {"recipient": recipient, "at": _iso(self.sent_at + timedelta(seconds=after)), "kind": kind}
+        if link is not None:
+            e["link"] = link
+        e.update(method="GET", ip=ip, user_agent=ua, headers=(headers or {}) if self.headers_recorded else {})
+        self.peers.append(e)
 
     def beacon(self, after: float, device: str) -> None:
         self.events.append({"at": _iso(self.sent_at + timedelta(seconds=after)), "kind": "self_view", "device": device})
@@ -97,13 +117,16 @@ class Scenario:
             message["workspace_members"] = list(self.members)
         if self.sender_addresses:
             message["sender_addresses"] = list(self.sender_addresses)
-        return {
+        out = {
             "scenario": self.name,
             "message": message,
             "recipient": self.recipient,
             "events": events,
             "expect_counts": counts,
         }
+        if self.peers:
+            out["peers"] = sorted(self.peers, key=lambda e: e["at"])
+        return out
 
 
 def _iso(dt: datetime) -> str:

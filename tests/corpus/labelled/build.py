@@ -1,6 +1,6 @@
 """Build tests/corpus/labelled-hits.jsonl: labelled tracking traffic for `mailbeacon eval`.
 
-    .venv/bin/python tests/corpus/labelled/build.py        # rewrites ../labelled-hits.jsonl
+    .venv/bin/python tests/corpus/labelled/build.py   # rewrites ../labelled-hits.jsonl and ../labelled-skeptic.jsonl
 
 Deterministic (fixed seed). Every scenario simulates who really requested the pixel or a link
 and labels each request with that actor, never with what mailbeacon's rules would say: this
@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import skeptic
 from actors import Scenario, World
 from sources import (
     APPLE4,
@@ -68,6 +69,8 @@ from sources import (
 )
 
 OUT = Path(__file__).resolve().parent.parent / "labelled-hits.jsonl"
+#: the skeptic's set (skeptic.py): built from other evidence than the rules use, scored separately
+SKEPTIC_OUT = OUT.with_name("labelled-skeptic.jsonl")
 SEED = 20261127
 
 
@@ -494,21 +497,21 @@ def build(seed: int = SEED) -> list[dict[str, Any]]:
     return [sc.to_json() for family in FAMILIES for sc in family(w)]
 
 
-def render(scenarios: list[dict[str, Any]]) -> str:
+def render(scenarios: list[dict[str, Any]] | list[dict[str, object]]) -> str:
     return "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in scenarios)
 
 
 def main() -> None:
-    scenarios = build()
-    OUT.write_text(render(scenarios), encoding="utf-8")
-    events = sum(len(s["events"]) for s in scenarios)
-    labels: dict[str, int] = {}
-    for s in scenarios:
-        for e in s["events"]:
-            if "expect" in e:
-                labels[e["expect"]] = labels.get(e["expect"], 0) + 1
-    print(f"{len(scenarios)} scenarios, {events} events -> {OUT}")
-    print("labels:", dict(sorted(labels.items())))
+    for out, scenarios in ((OUT, build()), (SKEPTIC_OUT, skeptic.build())):
+        out.write_text(render(scenarios), encoding="utf-8")
+        events = sum(len(s["events"]) for s in scenarios)  # type: ignore[arg-type]
+        labels: dict[str, int] = {}
+        for s in scenarios:
+            for e in s["events"]:  # type: ignore[attr-defined]
+                if "expect" in e:
+                    labels[e["expect"]] = labels.get(e["expect"], 0) + 1
+        print(f"{len(scenarios)} scenarios, {events} events -> {out}")
+        print("labels:", dict(sorted(labels.items())))
 
 
 if __name__ == "__main__":
