@@ -475,12 +475,19 @@ def test_colleagues_behind_one_office_address_reading_together_are_people() -> N
     assert verdict(h, peers=peers).cls is VerdictClass.HUMAN
 
 
-def test_a_check_seconds_before_another_browser_on_the_same_link_is_a_scanner_even_with_full_headers() -> None:
-    gateway = hit("click", 5000, FRESH_CHROME, HOME_IP2, link=1, headers=NAV)
-    person = hit("click", 5002.5, BROWSERS["Firefox"][2], HOME_IP, link=1)
-    assert [v.cls for v in classify_all([gateway, person])] == [VerdictClass.SCANNER, VerdictClass.HUMAN]
-    later = replace(person, at=person.at + timedelta(seconds=10))  # ten seconds apart: two people
-    assert [v.cls for v in classify_all([gateway, later])] == [VerdictClass.HUMAN, VerdictClass.HUMAN]
+def test_checks_seconds_before_another_browser_on_each_link_are_a_scanner_even_with_full_headers() -> None:
+    person_ua = BROWSERS["Firefox"][2]
+    pairs = []
+    for i, at in enumerate((5000.0, 5060.0)):  # a gateway checks every click, just before the person's browser
+        pairs += [
+            hit("click", at, FRESH_CHROME, HOME_IP2, link=i, headers=NAV),
+            hit("click", at + 2.5, person_ua, HOME_IP, link=i),
+        ]
+    assert [v.cls.value for v in classify_all(pairs)] == ["scanner", "human"] * 2
+    # once, or ten seconds apart: two people (a link forwarded in a chat is clicked by several at once)
+    assert [v.cls.value for v in classify_all(pairs[:2])] == ["human", "human"]
+    later = [pairs[0], replace(pairs[1], at=pairs[1].at + timedelta(seconds=10))]
+    assert [v.cls.value for v in classify_all(later)] == ["human", "human"]
 
 
 def test_a_sandbox_that_loads_the_pixel_with_its_links_gets_no_benefit_of_the_doubt() -> None:

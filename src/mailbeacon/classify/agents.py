@@ -104,6 +104,9 @@ class Agent:
     browser: str | None = None
     major: int | None = None
     platform: str | None = None
+    #: a browser or an app on a device (names an engine or a platform), or a mail client or mail
+    #: proxy of the signature table; False for a tool's own name (`name/1.0`)
+    client_like: bool = False
 
     @property
     def empty(self) -> bool:
@@ -113,17 +116,6 @@ class Agent:
     def bare_mozilla(self) -> bool:
         """Exactly `Mozilla/5.0`: Apple Mail Privacy Protection's prefetch user agent."""
         return self.ua.strip() == "Mozilla/5.0"
-
-    @property
-    def client_like(self) -> bool:
-        """A browser or an app on a device (names an engine or a platform), or a mail client or
-        mail proxy of the signature table; False for a tool's own name (`name/1.0`)."""
-        if self.browser is not None or self.platform is not None:
-            return True
-        row = self.open_row or self.click_row
-        if row is not None and row.tier != "agent":
-            return True
-        return _CLIENT_TOKENS.search(self.ua) is not None
 
     def row(self, kind: str) -> UaRow | None:
         return self.open_row if kind == "open" else self.click_row
@@ -191,17 +183,28 @@ def _platform(ua: str) -> str | None:
     return None
 
 
+def _client_like(ua: str, browser: str | None, platform: str | None, rows: tuple[UaRow | None, ...]) -> bool:
+    if browser is not None or platform is not None:
+        return True
+    if any(row is not None and row.tier != "agent" for row in rows):
+        return True
+    return _CLIENT_TOKENS.search(ua) is not None
+
+
 @lru_cache(maxsize=8192)
 def _describe(ua: str, sigs: Signatures) -> Agent:
     browser, major = _browser(ua)
+    platform = _platform(ua)
+    open_row, click_row = _first_row(sigs, ua, "open"), _first_row(sigs, ua, "click")
     return Agent(
         ua=ua,
-        open_row=_first_row(sigs, ua, "open"),
-        click_row=_first_row(sigs, ua, "click"),
+        open_row=open_row,
+        click_row=click_row,
         crawler=_crawler(sigs, ua) if ua.strip() and ua.strip() != "Mozilla/5.0" else None,
         browser=browser,
         major=major,
-        platform=_platform(ua),
+        platform=platform,
+        client_like=_client_like(ua, browser, platform, (open_row, click_row)),
     )
 
 

@@ -261,23 +261,27 @@ class Behaviour:
 
     # -- click-time checks ----------------------------------------------------------------------
 
-    def _follower_gap(self, window: float) -> float | None:
-        """Seconds until another client (other address and other UA) clicked the same link."""
-        if self.hit.kind is not HitKind.CLICK:
-            return None
+    def _follower_gap(self) -> float | None:
+        """Seconds until another client (other address and other UA) that could be a person clicked
+        the same link, within `click_time_window` (the shortest such gap; computed once)."""
+        if "follow_gap" in self.values or self.hit.kind is not HitKind.CLICK:
+            gap = self.values.get("follow_gap")
+            return gap if isinstance(gap, float) else None
+        best: float | None = None
         for gap, h in self.rel:
             if (
                 h.kind is HitKind.CLICK
                 and h.link == self.hit.link
-                and 0 < gap <= window
+                and 0 < gap <= self.w.click_time_window
+                and (best is None or gap < best)
                 and h.ip != self.hit.ip
                 and h.user_agent != self.hit.user_agent
                 and not self._is_sender_device(h)
                 and self._plausible_person(gap, h)
             ):
-                self.values["follow_gap"] = gap
-                return gap
-        return None
+                best = gap
+        self.values["follow_gap"] = best
+        return best
 
     def _plausible_person(self, d: float, h: Hit) -> bool:
         """A neighbour that could be a person: no machine user agent, not HEAD, not in a burst."""
@@ -288,10 +292,34 @@ class Behaviour:
         return agent.crawler is None and (row is None or row.cls.value == "human")
 
     def s_followed_by_other_client(self) -> bool:
-        return self._follower_gap(self.w.click_time_window) is not None
+        return self._follower_gap() is not None
 
     def s_followed_quickly_by_other_client(self) -> bool:
-        return self._follower_gap(self.w.click_time_quick) is not None
+        gap = self._follower_gap()
+        return gap is not None and gap <= self.w.click_time_quick
+
+    def s_checks_again(self) -> bool:
+        """Another click of this source, on another link or at another time, was also followed
+        within `click_time_quick` by another client: a gateway checks every click; two people who
+        click one forwarded link together do not take turns like that."""
+        quick = self.w.click_time_quick
+        for d, o in self.rel:
+            if o.kind is not HitKind.CLICK or not same_source(o, self.hit):
+                continue
+            if o.link == self.hit.link and abs(d) <= quick:
+                continue
+            for e, h in self.rel:
+                if (
+                    h.kind is HitKind.CLICK
+                    and h.link == o.link
+                    and 0 < e - d <= quick
+                    and h.ip != o.ip
+                    and h.user_agent != o.user_agent
+                    and not self._is_sender_device(h)
+                    and self._plausible_person(e, h)
+                ):
+                    return True
+        return False
 
     # -- other recipients, retries ----------------------------------------------------------------
 

@@ -121,7 +121,7 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
     ("click_time_scan",        SC,   "click_time",       "followed_by_other_client machine_traits",     CLICK,
      "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
      "(the person, after the gateway's check)"),
-    ("click_time_scan",        SC,   "click_time",       "followed_quickly_by_other_client",            CLICK,
+    ("click_time_scan",        SC,   "click_time",       "followed_quickly_by_other_client checks_again", CLICK,
      "Link check at click time{vendor}: another browser requested the same link {follow_gap} later "
      "(the person, after the gateway's check)"),
     # colleagues behind one office address read an all-hands email together: the address alone needs

@@ -89,7 +89,12 @@ GOOGLE4 = _ranges("google-ipv4-merged.txt")
 GOOGLEBOT4 = _ranges("googlebot-ipv4.txt")
 MICROSOFT4 = _ranges("microsoft-ipv4-merged.txt")
 BING4 = _ranges("bing-ipv4.txt")
+#: the hosting providers' lists (the classifier's since issue 8): "residential" draws avoid them too
+HOSTING4 = {
+    name: _ranges(f"{name}-ipv4-merged.txt") for name in ("amazon", "oracle", "digitalocean", "linode", "vultr")
+}
 ALL_LISTED = [
+    *(n for nets in HOSTING4.values() for n in nets),
     *APPLE4,
     *APPLE6,
     *GOOGLE4,
