@@ -310,7 +310,7 @@ def signature_sources(w: World) -> Iterator[Scenario]:
     yield sc
     for i in range(2):
         sc = w.new("http-library-scanner", f"sec{i}@hosting{i}.example", 3)
-        ua = rng.choice(HTTP_LIB_UAS)
+        ua = rng.choice([u for u in HTTP_LIB_UAS if u.lower().startswith("python") == (i == 0)])
         ip = gcp_ip(rng) if i else residential_ip(rng)
         t = rng.uniform(1, 120)
         sc.add(t, "open", ua, ip, "scanner")
@@ -320,7 +320,7 @@ def signature_sources(w: World) -> Iterator[Scenario]:
         w.person(sc, w.person_delay(), ua=rng.choice(OUTLOOK_UAS), opens=2)
         yield sc
     sc = w.new("sandbox-headless", "hr@agency.example", 5)
-    ua, ip = rng.choice(HEADLESS_UAS), safe_links_ip(rng)
+    ua, ip = rng.choice([u for u in HEADLESS_UAS if "HeadlessChrome" in u]), safe_links_ip(rng)
     t = rng.uniform(5, 55)
     sc.add(t, "open", ua, ip, "scanner")
     for link in range(5):
