@@ -12,6 +12,8 @@ See docs/classification.md for every rule, its reason code and its evidence.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..model import ClassifyContext, Hit, HitKind, Reason, Verdict, VerdictClass
 from .agents import _describe
 from .catalog import NETWORKS, Signatures, default, reload_if_changed
@@ -47,7 +49,12 @@ _VENDOR_GUESS = {
 def rules_version(signatures: Signatures | None = None) -> str:
     """What decided a verdict: the rule table's version and the signature data's
     (`2026.12-1+2026-11-27.3f9c01ab`: rules, snapshot date, digest of the data files)."""
-    return f"{RULES_VERSION}+{(signatures or default()).version}"
+    return _version_of(signatures or default())
+
+
+@lru_cache(maxsize=8)
+def _version_of(signatures: Signatures) -> str:
+    return f"{RULES_VERSION}+{signatures.version}"
 
 
 def reload_signatures() -> str | None:
@@ -85,15 +92,17 @@ def _network(ev: Evidence) -> str | None:
     return None
 
 
-def _values(ev: Evidence) -> dict[str, str]:
+def _values(ev: Evidence, text: str) -> dict[str, str]:
     net = _network(ev)
     out: dict[str, str] = {
         "agent": ev.agent.label,
         "network": NETWORKS[net][0] if net else "an unlisted network",
         "vendor": _VENDOR_GUESS.get(net or "", ""),
         "after_send": duration(ev.after_send),
-        "ua": "'" + (ev.hit.user_agent[:60] + ("…" if len(ev.hit.user_agent) > 60 else "")) + "'",
     }
+    if "{ua}" in text:
+        ua = ev.hit.user_agent
+        out["ua"] = "'" + (ua[:60] + ("…" if len(ua) > 60 else "")) + "'"
     for key, value in ev.values.items():
         if key in ("span", "beacon_gap", "decoy_gap", "follow_gap", "retry_gap") and isinstance(value, float):
             out[key] = duration(value)
@@ -136,7 +145,7 @@ def _verdict(rule: Rule, ev: Evidence) -> Verdict:
     else:
         assert rule.cls is not None
         cls, subtype, code = rule.cls, rule.subtype, rule.code
-        text = rule.text.format_map(_values(ev))
+        text = rule.text.format_map(_values(ev, rule.text))
     reasons = (Reason(code, text[:1].upper() + text[1:]), *_supporting(ev, rule, cls))
     return Verdict(cls, reasons, subtype=subtype, rules_version=rules_version(ev.sigs))
 
