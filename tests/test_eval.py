@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mailbeacon.classify import rules_version
 from mailbeacon.cli import main
 from mailbeacon.errors import InvalidInput
 from mailbeacon.evaluate import evaluate, mismatches, parse, to_json
@@ -177,6 +178,7 @@ def test_cli_eval_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["eval", str(f)]) == 0
     table = capsys.readouterr().out
     assert "precision" in table and "scanner" in table and "2 scenarios" in table
+    assert f"rules {rules_version()}" in table and out["rules_version"] == rules_version()
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(PERSON_CLICKS) + "\n{\n")
     assert main(["eval", str(bad)]) == 1

@@ -52,7 +52,7 @@ def _add_row(live: Path, tmp_path: Path) -> None:
 
 
 def test_the_running_pipeline_uses_updated_signatures_without_a_restart(
-    runtime: Runtime, clock: FakeClock, live_signatures: Path, tmp_path: Path
+    runtime: Runtime, clock: FakeClock, live_signatures: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = seed_message(runtime)
     clock.advance(7200)
@@ -67,7 +67,10 @@ def test_the_running_pipeline_uses_updated_signatures_without_a_restart(
     _add_row(live_signatures, tmp_path)
     clock.advance(10)  # the pipeline looks at the files every few seconds
     runtime.store.insert_hits([_click(s, clock)])
-    pipe.drain()
+    with caplog.at_level(logging.WARNING, logger="mailbeacon.signatures"):
+        pipe.drain()
+    (logged,) = [r.getMessage() for r in caplog.records]  # its own reload: no word about other nodes
+    assert logged.startswith("signature files changed: verdicts now use " + rules_version())
     second = runtime.store.hits_with_verdicts()[-1]
     assert second.verdict is not None and second.verdict.codes[0] == "acme_sync"
     assert second.verdict.rules_version == rules_version() != old  # the stored verdict says which data decided

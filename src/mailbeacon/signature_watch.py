@@ -58,7 +58,7 @@ class SignatureWatch:
         version = rules_version()
         if self._recorded != (version, self.owner):
             previous = recorded(self.store)
-            if previous and previous.get("rules_version") != version:
+            if previous and previous.get("rules_version") != version and previous.get("owner") != self.owner:
                 log.warning(
                     "this node (%s) decides with %s; the node that decided before (%s) used %s — "
                     "run `mailbeacon signatures update` with the same files on every node",

@@ -41,9 +41,10 @@ def eval_(
         return
     scenarios = len(report.results)
     console.print(
-        f"[bold]{scenarios} scenarios, {report.scored_events} labelled events[/bold]  rules {rules_version()}  "
+        f"[bold]{scenarios} scenarios, {report.scored_events} labelled events[/bold]  "
         f"accuracy {_pct(report.accuracy)}  counts match {_pct(report.counts_match)}"
     )
+    console.print(f"rules {rules_version()}", style="dim")
     table = Table("class", "precision", "recall", "labelled", "predicted")
     for cls, s in report.classes.items():
         if s.count or s.predicted:
