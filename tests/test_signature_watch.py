@@ -131,3 +131,10 @@ def test_files_that_do_not_load_leave_the_pipeline_deciding_with_the_old_data(
     assert any("do not load" in r.getMessage() for r in caplog.records)
     (row,) = runtime.store.hits_with_verdicts()
     assert row.verdict is not None and row.verdict.rules_version == version
+
+
+def test_an_unreadable_record_is_no_record(runtime: Runtime) -> None:
+    for raw in ("not json", "[1, 2]", ""):
+        runtime.store.set_meta(META_KEY, raw)
+        assert recorded(runtime.store) is None
+        assert status(runtime.store)["agrees"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -328,3 +329,24 @@ def test_files_that_do_not_load_are_refused_and_the_old_data_stays(live_signatur
     with pytest.raises(InvalidInput, match="not usable"):
         reload_signatures()
     assert rules_version() == version
+
+
+def test_update_refuses_hosting_lists_in_another_shape(tmp_path: Path, target: Path) -> None:
+    src = tmp_path / "downloads"
+    src.mkdir()
+    (src / "ip-ranges.json").write_text('{"values": []}')
+    with pytest.raises(InvalidInput, match=r"ip-ranges\.json: expected AWS's format"):
+        update(src, target, today=date(2026, 12, 1))
+    (src / "ip-ranges.json").unlink()
+    (src / "public_ip_ranges.json").write_text('{"prefixes": []}')
+    with pytest.raises(InvalidInput, match=r"public_ip_ranges\.json: expected Oracle's format"):
+        update(src, target, today=date(2026, 12, 1))
+
+
+def test_a_touched_manifest_with_the_same_files_changes_nothing(live_signatures: Path) -> None:
+    assert reload_signatures() is None  # first use: read, nothing to compare with
+    version = rules_version()
+    manifest = live_signatures / "manifest.json"
+    manifest.write_text(manifest.read_text())  # a new mtime, the same data
+    os.utime(manifest, ns=(1, 1))
+    assert reload_signatures() is None and rules_version() == version
