@@ -159,12 +159,12 @@ class Behaviour:
         fetched together with that client's link requests (a sandbox loads the pixel with them)."""
         if h.kind is not HitKind.OPEN or not (-READ_WINDOW <= d <= -READ_LEAD) or self._is_sender_device(h):
             return False
-        if same_source(h, self.hit):
-            if not image_headers(h):
-                return False
-            return not any(o.kind in LINK_KINDS and abs(e - d) < READ_LEAD and same_source(o, h) for e, o in self.rel)
         row = describe(h.user_agent, self.sigs).row("open")
-        return row is not None and row.tier != "agent" and row.cls.value == "human"
+        if row is not None and row.tier != "agent" and row.cls.value == "human":
+            return True
+        if not same_source(h, self.hit) or not image_headers(h):
+            return False
+        return not any(o.kind in LINK_KINDS and abs(e - d) < READ_LEAD and same_source(o, h) for e, o in self.rel)
 
     def s_pixel_with_links(self) -> bool:
         """The same client fetched the pixel together with its link requests around this hit (within

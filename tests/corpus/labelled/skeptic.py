@@ -11,7 +11,7 @@ breaks one of those habits, the way a skeptical user would test the numbers:
 - the recipients of one campaign on Gmail, whose proxy fetches share addresses within seconds,
   and colleagues behind one office address reading an all-hands email together;
 - people who ctrl-click several links into tabs under a second apart after reading (the "new
-  user" test: seconds after sending), after reading in Gmail, or with images blocked;
+  user" test: seconds after sending), after reading in Gmail or Outlook, or with images blocked;
 - tools whose user agent no list knows, from hosting networks and from home;
 - people on a consumer VPN (ProtonVPN exit addresses) and on odd but real browsers.
 
@@ -31,6 +31,7 @@ from sources import (
     GOOGLE4,
     MICROSOFT4,
     OTHER_PEOPLE_UAS,
+    OUTLOOK_UAS,
     PEOPLE_UAS,
     _ranges,
     browser_headers,
@@ -253,7 +254,31 @@ def tools_and_odd_clients(w: World) -> Iterator[Scenario]:
         yield sc
 
 
-FAMILIES = (residential_sandboxes, corporate_proxies, shared_addresses, ctrl_click_people, tools_and_odd_clients)
+def mail_client_then_tabs(w: World) -> Iterator[Scenario]:
+    """A reader in a desktop mail client who opens several links, which open in the browser."""
+    rng = w.rng
+    for i in range(3):
+        sc = w.new("ctrl-click-after-outlook-open", f"ol{i}@home-ol{i}.example", 4)
+        ip, ua = residential_ip(rng), current_browser(rng, sc.sent_at.date())
+        opened = rng.uniform(20, 90) if i == 0 else w.person_delay()
+        sc.add(
+            opened, "open", rng.choice(OUTLOOK_UAS), ip, "human", headers={"accept": "*/*", "accept-language": "en-GB"}
+        )
+        t = opened + rng.uniform(20, 120)
+        for link in range(3):
+            sc.add(t + link * rng.uniform(0.15, 0.45), "click", ua, ip, "human", link=link,
+                   headers=browser_headers(rng, ua, "click"))  # fmt: skip
+        yield sc
+
+
+FAMILIES = (
+    residential_sandboxes,
+    corporate_proxies,
+    shared_addresses,
+    ctrl_click_people,
+    tools_and_odd_clients,
+    mail_client_then_tabs,
+)
 
 
 def build(seed: int = SEED) -> list[dict[str, object]]:
