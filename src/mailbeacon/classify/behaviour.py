@@ -9,6 +9,7 @@ that a burst must not outvote. Pure.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from ..model import ClassifyContext, Hit, HitKind, MessageInfo
@@ -217,16 +218,7 @@ class Behaviour:
 
         # only what this hit may see (up to its own settle limit): the determinism rule
         others = (*(o for _, o in self.rel if o is not h), self.hit)
-        ctx = ClassifyContext(
-            message=self.msg,
-            recipient=self.ctx.recipient,
-            relation=self.ctx.relation,
-            other_hits=others,
-            peer_hits=self.ctx.peer_hits,
-            self_view_window=self.ctx.self_view_window,
-            settle_window=self.ctx.settle_window,
-        )
-        return Evidence(h, ctx, self.sigs, self.w).has("person_evidence")
+        return Evidence(h, replace(self.ctx, other_hits=others), self.sigs, self.w).has("person_evidence")
 
     def _hard_machine(self, d: float, h: Hit) -> bool:
         """A neighbour that is certainly a scanner by itself: decoy, HEAD, a scanner user agent,
