@@ -2,10 +2,21 @@
 
 Only `store/` imports SQLAlchemy. Database errors become `StoreUnavailable` (cannot reach or
 use the database: retry later) or `Conflict` (a uniqueness rule was broken) here, once.
+
+**SQLite has one write path per process.** SQLite lets one transaction write at a time; left to
+itself, every writer (the intake's writer thread, the pipeline, the API, the mailbox watchers,
+the SMTP proxy) would wait on the others through `busy_timeout`, which polls, is unfair, and
+ends in "database is locked" under load. Instead every `tx()` of the process goes through one
+lock, one transaction at a time, like datasette's single write thread: write transactions
+never contend inside the process, and `busy_timeout` only ever waits for *another* process
+(a CLI command). Write transactions start with `BEGIN IMMEDIATE`, so a transaction that reads
+first never fails halfway when it turns to write. Reads run on their own pooled connections
+(WAL: readers never wait for the writer). PostgreSQL keeps its normal pool and row locks.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,16 +38,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+#: how long a SQLite write waits for another process's transaction (never for this process's)
+BUSY_TIMEOUT_MS = 10_000
+_WRITE = "mailbeacon_write"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cur.close()
+
+    return connect
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE for write transactions (takes the write lock first), BEGIN for reads."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -46,8 +71,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"cannot create {folder} for the database: {exc.strerror}") from None
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(
@@ -71,13 +99,39 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # SQLite: the process's one write path (see the module docstring); None on PostgreSQL
+        self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self._writing = threading.local()
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One transaction; database failures come out as mailbeacon errors."""
-        try:
-            with self.engine.begin() as conn:
+        """One transaction; database failures come out as mailbeacon errors.
+
+        On SQLite, write transactions of the whole process take turns on one lock; a `tx()`
+        opened inside another on the same thread joins the outer transaction.
+        """
+        lock = self._write_lock
+        if lock is None:
+            with self._translated(), self.engine.begin() as conn:
                 yield conn
+            return
+        outer: Connection | None = getattr(self._writing, "conn", None)
+        if outer is not None:
+            yield outer
+            return
+        with lock, self._translated(), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                self._writing.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._writing.conn = None
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
         except IntegrityError as exc:
             raise Conflict(f"that already exists ({_first_line(exc)})") from exc
         except (OperationalError, DBAPIError) as exc:
@@ -87,13 +141,8 @@ class StoreBase:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except (OperationalError, DBAPIError) as exc:
-            if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
-                raise
-            raise StoreUnavailable(f"the database is unavailable: {_first_line(exc)}") from exc
+        with self._translated(), self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def reachable(self) -> Iterator[None]:
