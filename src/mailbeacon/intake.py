@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StoreUnavailable
-from .journal import Journal, encode, orphan_segments, read_segment
+from .journal import Journal, encode, orphan_segments, read_segment, set_aside_torn
 from .model import Hit
 from .store import Store
 
@@ -48,6 +48,8 @@ class IntakeState:
     replayed: int = 0
     overflowed: int = 0
     rejected: int = 0
+    torn: int = 0  # journal records found torn on replay (set aside in torn-*.jsonl)
+    journal_errors: int = 0  # journal writes the disk refused (retried)
     store_down: bool = False
     last_error: str | None = None
 
@@ -123,6 +125,7 @@ class Intake:
         try:
             self.journal.flush()
         except OSError as exc:  # disk full: keep the lines buffered, retry; still answer
+            self.state.journal_errors += 1
             log.error("cannot write the hit journal in %s: %s", self.journal.directory, exc)
             if self._loop is not None:
                 self._flush_scheduled = True
@@ -258,7 +261,8 @@ class Intake:
         """Store what earlier runs left in the journal directory, then delete it."""
         for path, fd in orphan_segments(self.journal.directory, self.run_id):
             try:
-                hits = list(read_segment(path))
+                contents = read_segment(path)
+                hits = contents.hits
                 for i in range(0, len(hits), self.batch_size):
                     chunk = hits[i : i + self.batch_size]
                     delay = 0.25
@@ -273,7 +277,21 @@ class Intake:
                                 return
                             time.sleep(delay)
                             delay = min(delay * 2, 5.0)
+                        except Exception as exc:  # a row the database refuses: set it aside, keep the rest
+                            self._store_one_by_one(list(enumerate(chunk, i)), exc)
+                            break
                     self.state.replayed += len(chunk)
+                if contents.torn:  # reported once the segment is done, so a retried replay reports once
+                    aside = set_aside_torn(self.journal.directory, self.run_id, path, contents.torn)
+                    self.state.torn += len(contents.torn)
+                    log.error(
+                        "%d torn record(s) in %s (a crash or a full disk cut them short); set aside in %s; "
+                        "the other %d hit(s) are stored",
+                        len(contents.torn),
+                        path.name,
+                        aside.name,
+                        len(hits),
+                    )
                 self.state.store_down = False
                 path.unlink(missing_ok=True)
                 log.info("replayed %d hit(s) from %s", len(hits), path.name)

@@ -11,6 +11,11 @@ operating system's page cache. The writer `fdatasync`s about once a second, whic
 a crash of the machine itself can lose. A segment is deleted once every hit in it is stored in
 the database; segments left behind by a stopped or crashed process are replayed on start
 (storing is idempotent: a hit's `uid` is unique).
+
+A write the disk refuses (disk full) keeps what was not written and continues from exactly
+there on the next flush, so a live segment never holds half a line or a line twice. A line
+that is torn anyway (the machine crashed mid-write, a file cut short) is found on replay,
+reported and set aside in `torn-<run>.jsonl`; every other line is replayed.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,7 +113,11 @@ class Journal:
         self._active_bytes = 0
         self._buffer: list[bytes] = []
         self._buffered_first_seq = 0
+        self._unwritten = b""  # what a refused write left over: written first, in order
+        self._unwritten_last_seq = 0
         self._dirty = False
+        #: the write boundary: `os.write`; tests put a full disk here
+        self.write_fd: Callable[[int, bytes | memoryview], int] = os.write
         self.written_seq = 0  # every hit up to this seq is in the file
         self._cursor: tuple[int, int, int] | None = None  # (segment first seq, offset, seq at offset)
 
@@ -132,25 +141,35 @@ class Journal:
 
     @property
     def has_buffered(self) -> bool:
-        return bool(self._buffer)
+        return bool(self._buffer or self._unwritten)
 
     def flush(self) -> None:
-        """Write the buffered lines (one `write()`), rotating the segment when it is large."""
+        """Write the buffered lines (one `write()`), rotating the segment when it is large.
+
+        An `OSError` (disk full) leaves the unwritten bytes to the next call, which writes them
+        first: nothing is written twice, nothing is left half-written.
+        """
         with self._write_lock:
-            if not self._buffer:
+            if not self._buffer and not self._unwritten:
                 return
-            data = b"".join(self._buffer)
-            last_seq = self._buffered_first_seq + len(self._buffer) - 1
-            if not self._segments or self._active_bytes >= self.segment_bytes:
-                self._open_segment(self._buffered_first_seq)
+            last_seq = self._unwritten_last_seq
+            if self._buffer:
+                last_seq = self._buffered_first_seq + len(self._buffer) - 1
+            if not self._unwritten and (not self._segments or self._active_bytes >= self.segment_bytes):
+                self._open_segment(self._buffered_first_seq)  # only ever at a line boundary
+            data = self._unwritten + b"".join(self._buffer)
+            self._buffer.clear()
             seg = self._segments[-1]
             view = memoryview(data)
-            while view:
-                n = os.write(seg.fd, view)
-                view = view[n:]
-            self._active_bytes += len(data)
-            self._buffer.clear()
-            self._dirty = True
+            try:
+                while view:
+                    n = self.write_fd(seg.fd, view)
+                    view = view[n:]
+                    self._active_bytes += n
+                    self._dirty = True
+            finally:
+                self._unwritten = bytes(view)
+                self._unwritten_last_seq = last_seq
             self.written_seq = last_seq
 
     # -- housekeeping (writer thread) ---------------------------------------------------------
@@ -227,17 +246,6 @@ class Journal:
             os.close(seg.fd)
 
 
-def _complete_lines(path: Path) -> Iterator[bytes]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    end = data.rfind(b"\n")
-    if end < 0:
-        return
-    yield from data[: end + 1].splitlines()
-
-
 def orphan_segments(directory: Path, own_run: str) -> Iterator[tuple[Path, int]]:
     """Segments of other runs that no live process holds, oldest first, each locked (fd returned)."""
     if not directory.exists():
@@ -261,10 +269,39 @@ def orphan_segments(directory: Path, own_run: str) -> Iterator[tuple[Path, int]]
         yield path, fd
 
 
-def read_segment(path: Path) -> Iterator[Hit]:
-    """Every complete, decodable line of a segment (a torn last line is skipped)."""
-    for line in _complete_lines(path):
+@dataclass
+class SegmentContents:
+    """What replay found in a segment: the hits, and the torn records (offset, bytes)."""
+
+    hits: list[Hit] = field(default_factory=list)
+    torn: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+def read_segment(path: Path) -> SegmentContents:
+    """Every line of a segment: decodable ones as hits, the others (a line cut short by a crash
+    or a truncated file, garbage) as torn records with their byte offsets — never skipped."""
+    out = SegmentContents()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return out
+    offset = 0
+    for line in data.splitlines(keepends=True):
         try:
-            yield decode(line)[1]
-        except (ValueError, KeyError, TypeError):
-            log.warning("skipping an unreadable journal line in %s", path)
+            if not line.endswith(b"\n"):
+                raise ValueError("no end of line")
+            out.hits.append(decode(line)[1])
+        except (ValueError, KeyError, TypeError, IndexError):
+            out.torn.append((offset, line))
+        offset += len(line)
+    return out
+
+
+def set_aside_torn(directory: Path, run_id: str, segment: Path, torn: list[tuple[int, bytes]]) -> Path:
+    """Append torn records to `torn-<run>.jsonl` (segment, offset, bytes as latin-1) for a person to see."""
+    path = directory / f"torn-{run_id}.jsonl"
+    with open(path, "ab") as f:
+        for offset, raw in torn:
+            record = {"segment": segment.name, "offset": offset, "bytes": raw.decode("latin-1")}
+            f.write(_encoder.encode(record).encode("ascii") + b"\n")
+    return path

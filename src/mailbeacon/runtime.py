@@ -3,19 +3,32 @@
 `Runtime.open(settings)` migrates the database (when asked), loads or creates the signing
 keys and the credentials key. The CLI, the web app, the SMTP proxy, the mailbox watcher and
 `instrument()` all take a Runtime.
+
+A Runtime opens while the database is unreachable if this node has run before: the signing
+keys come from the node's private copy (`<data_dir>/signing-keys`, written whenever they are
+read from the database) and links from its link book (`<data_dir>/links.db`), so `serve` can
+restart during an outage and every tracking link still answers (R1).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from .config import Settings
 from .credentials import CredentialBox, load_or_create_key
-from .errors import ConfigError
+from .errors import ConfigError, StoreUnavailable
 from .model import Clock, system_clock
 from .store import Store, open_store
-from .tokens import Keyring, generate_key, parse_key_spec
+from .tokens import Keyring, format_key_spec, generate_key, parse_key_spec
+
+log = logging.getLogger("mailbeacon")
+
+KEYS_COPY = "signing-keys"
+LINK_BOOK = "links.db"
 
 
 @dataclass
@@ -29,11 +42,17 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True) -> Runtime:
-        store = open_store(settings.effective_database_url)
+        store = open_store(settings.effective_database_url, link_book=settings.effective_data_dir / LINK_BOOK)
         created = False
         if migrate:
-            created = store.revision() is None
-            store.migrate()
+            try:
+                created = store.revision() is None
+                store.migrate()
+            except StoreUnavailable as exc:
+                if settings.secret_keys == "" and _keys_copy(settings) is None:
+                    store.close()
+                    raise  # never ran here: nothing to answer with
+                log.warning("%s; starting without it (the schema is brought up to date on a later start)", exc)
         keyring = load_keyring(settings, store, clock)
         return cls(settings=settings, store=store, keyring=keyring, clock=clock, created=created)
 
@@ -60,8 +79,46 @@ def load_keyring(settings: Settings, store: Store, clock: Clock = system_clock) 
             return Keyring(parse_key_spec(settings.secret_keys))
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    keys = store.signing_keys()
-    if not keys:
-        store.add_signing_key(generate_key(), clock(), kid=1)
+    try:
         keys = store.signing_keys()
+        if not keys:
+            store.add_signing_key(generate_key(), clock(), kid=1)
+            keys = store.signing_keys()
+    except StoreUnavailable:
+        copy = _keys_copy(settings)
+        if copy is None:
+            raise
+        log.warning("the database is unavailable: verifying and signing with this node's copy of the keys")
+        return Keyring(copy)
+    _save_keys_copy(settings, keys)
     return Keyring(keys)
+
+
+def _keys_path(settings: Settings) -> Path:
+    return settings.effective_data_dir / KEYS_COPY
+
+
+def _keys_copy(settings: Settings) -> dict[int, bytes] | None:
+    try:
+        return parse_key_spec(_keys_path(settings).read_text()) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _save_keys_copy(settings: Settings, keys: dict[int, bytes]) -> None:
+    """Keep the keys on this node (mode 0600, like credentials.key) for starts without the database."""
+    path = _keys_path(settings)
+    text = format_key_spec(keys)
+    try:
+        if path.exists() and path.read_text() == text:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{KEYS_COPY}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot keep a copy of the signing keys in %s: %s", path, exc)

@@ -1,6 +1,8 @@
 """Everything `mailbeacon serve` runs, in one event loop, started and stopped in order.
 
-Start: intake (writer thread, journal replay) → pipeline → HTTP → SMTP proxy → mailbox watchers.
+Start: intake (writer thread, journal replay) → pipeline → link mirror → HTTP → SMTP proxy →
+mailbox watchers. Every part starts while the database is unreachable and catches up when it
+returns (see "Faults" in docs/architecture.md).
 Stop (SIGTERM/SIGINT): stop taking new work (watchers, SMTP, HTTP finish what is in flight) →
 intake stores every acknowledged hit → pipeline stops.
 """
@@ -14,6 +16,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .errors import MailbeaconError
 from .imap import start_watchers
 from .intake import Intake
 from .pipeline import LoadGauge, Pipeline
@@ -23,6 +26,9 @@ from .web.app import create_app
 from .web.server import HttpServer
 
 log = logging.getLogger("mailbeacon")
+
+#: how often a node copies the links of new messages into its link book
+LINK_MIRROR_INTERVAL = 5.0
 
 
 class Stoppable(Protocol):
@@ -64,6 +70,7 @@ class Service:
         intake = self.intake
         gauge = LoadGauge(lambda: intake.state.recorded, s.pipeline_busy_rate)
         self._tasks.append(asyncio.create_task(self.pipeline.run(self._stop, wake, busy=gauge)))
+        self._tasks.append(asyncio.create_task(self._mirror_links()))
         if self.with_http:
             self.http = HttpServer(create_app(rt, self.intake), s)
             await self.http.start()
@@ -88,6 +95,18 @@ class Service:
                 await asyncio.wait_for(task, 10)
             except (TimeoutError, Exception):
                 log.exception("pipeline did not stop cleanly")
+
+    async def _mirror_links(self) -> None:
+        """Keep this node's link book up to date, so its clicks land without the database (R1)."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(self.runtime.store.mirror_links)
+            except MailbeaconError as exc:
+                log.debug("link mirror: %s", exc)
+            try:
+                await asyncio.wait_for(self._stop.wait(), LINK_MIRROR_INTERVAL)
+            except TimeoutError:
+                pass
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..config import Settings, default_config_file, mask, settings_table
+from ..errors import StoreUnavailable
 from ..passwords import hash_password, new_api_token, new_password
 from ..reachability import public_url_warning
 from ..runtime import Runtime
@@ -103,7 +104,11 @@ def serve(
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if rt.settings.log_level != "debug":  # aiosmtpd logs every SMTP command at INFO
         logging.getLogger("mail.log").setLevel(logging.WARNING)
-    created = bootstrap(rt)
+    try:
+        created = bootstrap(rt)
+    except StoreUnavailable as exc:
+        created = None
+        console.print(f"[yellow]{exc}[/yellow]: tracking links answer from this node's copies meanwhile")
     if created:
         _welcome(rt, created)
     else:

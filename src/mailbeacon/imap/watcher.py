@@ -255,7 +255,10 @@ class Watchers:
         self._supervisor: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.refresh()
+        try:
+            await self.refresh()
+        except MailbeaconError as exc:  # the database is away: the supervisor tries again
+            log.warning("cannot list mailboxes: %s", exc)
         self._supervisor = asyncio.create_task(self._supervise(), name="mailbeacon-imap-supervisor")
 
     async def refresh(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from ..model import Hit, Reply, Verdict
 from ..stats import Counts
@@ -16,6 +17,7 @@ from .base import make_engine
 from .counts import CountsStore
 from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
 from .leases import LeasesStore
+from .linkbook import LinkBook
 from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import current, upgrade
@@ -61,8 +63,9 @@ class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, R
             return upgrade(self.engine)
 
 
-def open_store(url: str, *, migrate: bool = False) -> Store:
-    store = Store(make_engine(url))
+def open_store(url: str, *, migrate: bool = False, link_book: Path | None = None) -> Store:
+    """The store at `url`; `link_book`: the file of the local link copy (see linkbook.py)."""
+    store = Store(make_engine(url), LinkBook(link_book) if link_book is not None else None)
     if migrate:
         store.migrate()
     return store
@@ -72,6 +75,7 @@ __all__ = [
     "STATE_NEW",
     "STATE_PROVISIONAL",
     "STATE_SETTLED",
+    "LinkBook",
     "NewRecipient",
     "Store",
     "StoredVerdict",

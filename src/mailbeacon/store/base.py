@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..errors import ConfigError, Conflict, StoreUnavailable
+from .linkbook import LinkBook
 
 
 def normalise_url(url: str) -> str:
@@ -96,9 +97,11 @@ class StoreBase:
 
     engine: Engine
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, link_book: LinkBook | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        #: the local copy of tracked links (see linkbook.py); None: links only in the database
+        self.link_book = link_book
         # SQLite: the process's one write path (see the module docstring); None on PostgreSQL
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
         self._writing = threading.local()
@@ -154,6 +157,8 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.link_book is not None:
+            self.link_book.close()
 
 
 def _first_line(exc: BaseException) -> str:

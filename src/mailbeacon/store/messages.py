@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 
 from ..errors import NotFound
 from ..model import Message, MessageInfo, Recipient, RecipientField, Relation
@@ -97,6 +97,8 @@ class MessagesStore(StoreBase):
                     ).inserted_primary_key[0]  # type: ignore[index]
                 )
                 out.append(Recipient(id=rid, message_id=mid, address=r.address, field=r.field, relation=r.relation))
+        if self.link_book is not None:
+            self.link_book.add((mid, i, u) for i, u in enumerate(links))
         return self.message(mid), out
 
     def update_message_outcome(self, message_id: int, outcome: Mapping[str, Any]) -> None:
@@ -153,9 +155,46 @@ class MessagesStore(StoreBase):
             return list(c.execute(q).scalars())
 
     def link_url(self, message_id: int, idx: int) -> str | None:
-        q = select(t.links.c.url).where(t.links.c.message_id == message_id, t.links.c.idx == idx)
-        with self.read() as c:
-            return c.execute(q).scalar_one_or_none()
+        """A link's original URL (None if the message has no such link): the local link book
+        first, else the database (then every link of the message goes into the book)."""
+        book = self.link_book
+        if book is None:
+            q = select(t.links.c.url).where(t.links.c.message_id == message_id, t.links.c.idx == idx)
+            with self.read() as c:
+                return c.execute(q).scalar_one_or_none()
+        url = book.get(message_id, idx)
+        if url is not None:
+            return url
+        urls = self.link_urls(message_id)
+        book.add((message_id, i, u) for i, u in enumerate(urls))
+        return urls[idx] if 0 <= idx < len(urls) else None
+
+    def mirror_links(self, *, overlap: int = 200, page: int = 5000) -> int:
+        """Copy the links of messages recorded since the last call into the local link book.
+
+        Message ids are handed out before their transactions commit, so the last `overlap`
+        messages are read again (copying is idempotent). Returns the links read.
+        """
+        book = self.link_book
+        if book is None:
+            return 0
+        col = t.links.c
+        key = (max(book.last_message_id() - overlap, 0), 1 << 30)
+        total = 0
+        while True:
+            q = (
+                select(col.message_id, col.idx, col.url)
+                .where(or_(col.message_id > key[0], and_(col.message_id == key[0], col.idx > key[1])))
+                .order_by(col.message_id, col.idx)
+                .limit(page)
+            )
+            with self.read() as c:
+                rows = [(int(r.message_id), int(r.idx), str(r.url)) for r in c.execute(q)]
+            book.add(rows)
+            total += len(rows)
+            if len(rows) < page:
+                return total
+            key = rows[-1][:2]
 
     def message_info(self, message_id: int) -> MessageInfo:
         """What classification needs about a message: sender identity, devices, workspace."""

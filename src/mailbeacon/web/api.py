@@ -63,6 +63,9 @@ async def healthz(request: Request) -> Response:
             "stored": st.stored,
             "pending": intake.pending,
             "store_down": st.store_down,
+            "rejected": st.rejected,
+            "torn": st.torn,
+            "journal_errors": st.journal_errors,
         },
     }
     try:  # which signature data this node and the deciding node use (signature_watch)
