@@ -30,8 +30,12 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    def __init__(self, tmp_path: Path, db_url: str, http_server: str) -> None:
+    """`mailbeacon serve` in a child process. `ready` is the path that must answer 200 after a
+    start (/healthz; a pixel when the database is meant to be away)."""
+
+    def __init__(self, tmp_path: Path, db_url: str, http_server: str, *, ready: str = "/healthz", **env: str) -> None:
         self.port = free_port()
+        self.ready = ready
         self.env = {
             **os.environ,
             "MAILBEACON_DATABASE_URL": db_url,
@@ -39,6 +43,7 @@ class ServeProcess:
             "MAILBEACON_PUBLIC_URL": "http://t.example.test",
             "MAILBEACON_HTTP_SERVER": http_server,
             "MAILBEACON_SMTP": "off",
+            **{f"MAILBEACON_{k.upper()}": v for k, v in env.items()},
         }
         self.proc: subprocess.Popen[str] | None = None
         self.log = tmp_path / f"serve-{self.port}.log"
@@ -55,7 +60,7 @@ class ServeProcess:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}{self.ready}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)

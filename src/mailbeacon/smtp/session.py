@@ -144,9 +144,16 @@ class Handler:
         return await self._login(login, password)
 
     async def _login(self, login: bytes, password: bytes) -> AuthResult:
-        user = await asyncio.to_thread(
-            self._check, login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
-        )
+        try:
+            user = await asyncio.to_thread(
+                self._check, login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
+            )
+        except StoreUnavailable:  # a temporary failure (RFC 4954): the client keeps the message and retries
+            return AuthResult(
+                success=False,
+                handled=False,
+                message="454 4.7.0 Temporary authentication failure: mailbeacon cannot reach its database",
+            )
         if user is None:
             return AuthResult(
                 success=False,
