@@ -419,3 +419,48 @@ async def test_a_server_without_idle_is_polled(runtime: Runtime, clock: FakeCloc
             await watchers.stop()
     finally:
         server.stop()
+
+
+async def test_server_restarted_mid_batch_nothing_lost_nothing_doubled(
+    runtime: Runtime, clock: FakeClock, dovecot: Dovecot
+) -> None:
+    """Dovecot stops right after the watcher stored its first batch of a longer run of mail (its
+    session may still serve a little while it shuts down); mail arrives while it is away; it
+    comes back; the watcher resumes after its checkpoint: every reply once."""
+    s, box = setup_tracked(runtime, clock, dovecot)
+    mid = s.message.rfc_message_id
+    later = clock() + timedelta(hours=1)
+    raw = adapt("replies/talon-hotmail-reply.eml", mid)
+
+    def reply(n: int) -> bytes:
+        return raw.replace(b"<DUB102-W192C6E94759954C4885B92B14C0@phx.gbl>", f"<r{n}@hotmail.test>".encode())
+
+    for n in range(12):
+        dovecot.append(reply(n), later)
+    store = runtime.store
+    real_save = store.save_checkpoint
+    saved: list[int] = []
+
+    def save_then_cut(mailbox_id: int, folder: str, uidvalidity: int, last_uid: int) -> None:
+        real_save(mailbox_id, folder, uidvalidity, last_uid)
+        saved.append(last_uid)
+        if len(saved) == 1:
+            dovecot.stop()  # mid-stream: eight messages still to fetch
+
+    store.save_checkpoint = save_then_cut  # type: ignore[method-assign]
+    watchers = await start_watchers(
+        runtime, poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5, batch=4
+    )
+    try:
+        await wait_for(lambda: store.mailbox(box).state == "error")
+        for n in range(12, 16):
+            await asyncio.to_thread(dovecot.deliver, reply(n))
+        await asyncio.to_thread(dovecot.start)
+        await wait_for(lambda: len(store.replies(message_id=s.message.id)) == 16)
+        await wait_for(lambda: store.mailbox(box).state == "connected")
+    finally:
+        await watchers.stop()
+    got = [r.rfc_message_id for r in store.replies(message_id=s.message.id)]
+    assert sorted(got) == sorted(f"<r{n}@hotmail.test>" for n in range(16))
+    assert counts(runtime, s)["xxx@hotmail.com"].replies == 16
+    assert saved[0] == 4 and saved[-1] == 16

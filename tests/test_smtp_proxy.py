@@ -484,3 +484,49 @@ async def test_a_session_survives_the_upstream_closing_an_idle_connection(runtim
         await p.stop()
         await asyncio.to_thread(controller.stop)
     assert [d.rcpt_tos for d in handler.received] == [["bob@client.test"], ["bob@client.test"]]
+
+
+class StallingSink(Sink):
+    """An upstream that, while `stall` is set, takes longer than the proxy waits to answer MAIL."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = threading.Event()
+        self.stalled = 0
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.stall.is_set():
+            self.stalled += 1
+            await asyncio.sleep(3)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+
+async def test_a_slow_upstream_is_a_temporary_failure_and_the_retry_sends_once(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    slow, port = StallingSink(), free_port()
+    controller = Controller(slow, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rt = make_runtime(runtime, smtp="127.0.0.1:0", upstream_smtp=f"smtp://127.0.0.1:{port}", smtp_timeout=0.5)
+        p = await start_smtp_proxy(rt)
+        path = write_message(
+            tmp_path, "<p><a href='https://x.test/'>x</a></p>", To="bob@client.test", Message_ID="<slow-1@acme.test>"
+        )
+        args = ("--from", "alice@acme.test", "--to", "bob@client.test", "--data", f"@{path}")
+        slow.stall.set()
+        rc, out = await swaks(p.port, *args)
+        assert rc != 0 and re.search(r"<\*\* +4\d\d 4\.\d\.\d", out), out  # temporary: the client keeps it
+        assert slow.stalled == 1 and slow.received == [] and rt.store.messages() == []
+        slow.stall.clear()  # the upstream is quick again: the client's retry goes through, once
+        rc, out = await swaks(p.port, *args)
+        assert rc == 0, out
+        await p.stop()
+    finally:
+        controller.stop()
+    assert len(slow.to("bob@client.test")) == 1
+    assert [m.rfc_message_id for m in rt.store.messages()] == ["<slow-1@acme.test>"]

@@ -86,9 +86,10 @@ class Settings:
     )
     data_dir: str = _s(
         "",
-        "Directory for the default database, the hit journal and generated keys. Default: the platform's "
-        "user data directory (`~/.local/share/mailbeacon` on Linux, `~/Library/Application Support/mailbeacon` "
-        "on macOS), or `<file>.data` beside the SQLite file that `database_url` names.",
+        "Directory for the default database, the hit journal, generated keys and this node's copies of "
+        "the signing keys and tracked links (so clicks land while the database is away). Default: the "
+        "platform's user data directory (`~/.local/share/mailbeacon` on Linux, `~/Library/Application "
+        "Support/mailbeacon` on macOS), or `<file>.data` beside the SQLite file that `database_url` names.",
         kind="path",
     )
     http_server: str = _s(

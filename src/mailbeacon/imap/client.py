@@ -117,6 +117,8 @@ class ImapClient:
             else:
                 _, done = await self.command_literals("LOGIN", [user.encode(), password.encode()])
         except _No as exc:
+            if "[UNAVAILABLE]" in str(exc).upper():  # RFC 5530: a temporary failure (e.g. shutting down)
+                raise UpstreamTemporary(f"the IMAP server {self.url.host} cannot log in now: {exc}") from None
             raise AuthError(
                 f"the IMAP server {self.url.host} refused the login for {user}: {exc}. Check the user and password."
             ) from None
