@@ -4,10 +4,11 @@
 keys and the credentials key. The CLI, the web app, the SMTP proxy, the mailbox watcher and
 `instrument()` all take a Runtime.
 
-A Runtime opens while the database is unreachable if this node has run before: the signing
-keys come from the node's private copy (`<data_dir>/signing-keys`, written whenever they are
-read from the database) and links from its link book (`<data_dir>/links.db`), so `serve` can
-restart during an outage and every tracking link still answers (R1).
+`serve` opens its Runtime as a *node* (`node=True`): then it opens while the database is
+unreachable if the node has run before — the signing keys come from the node's private copy
+(`<data_dir>/signing-keys`, mode 0600, written whenever they are read from the database) and
+links from its link book (`<data_dir>/links.db`) — so `serve` can restart during an outage and
+every tracking link still answers (R1). Other commands fail at once when the database is away.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class Runtime:
     _box: CredentialBox | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True) -> Runtime:
+    def open(
+        cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True, node: bool = False
+    ) -> Runtime:
         store = open_store(settings.effective_database_url, link_book=settings.effective_data_dir / LINK_BOOK)
         created = False
         if migrate:
@@ -49,11 +52,15 @@ class Runtime:
                 created = store.revision() is None
                 store.migrate()
             except StoreUnavailable as exc:
-                if settings.secret_keys == "" and _keys_copy(settings) is None:
+                if not node or (settings.secret_keys == "" and _keys_copy(settings) is None):
                     store.close()
                     raise  # never ran here: nothing to answer with
                 log.warning("%s; starting without it (the schema is brought up to date on a later start)", exc)
-        keyring = load_keyring(settings, store, clock)
+        try:
+            keyring = load_keyring(settings, store, clock, node=node)
+        except BaseException:
+            store.close()
+            raise
         return cls(settings=settings, store=store, keyring=keyring, clock=clock, created=created)
 
     @cached_property
@@ -72,8 +79,11 @@ class Runtime:
         self.store.close()
 
 
-def load_keyring(settings: Settings, store: Store, clock: Clock = system_clock) -> Keyring:
-    """Keys from the `secret_keys` setting, else from the database (generated on first start)."""
+def load_keyring(settings: Settings, store: Store, clock: Clock = system_clock, *, node: bool = False) -> Keyring:
+    """Keys from the `secret_keys` setting, else from the database (generated on first start).
+
+    A node keeps a private copy of the database's keys and falls back to it when the database
+    cannot be reached."""
     if settings.secret_keys:
         try:
             return Keyring(parse_key_spec(settings.secret_keys))
@@ -85,12 +95,13 @@ def load_keyring(settings: Settings, store: Store, clock: Clock = system_clock) 
             store.add_signing_key(generate_key(), clock(), kid=1)
             keys = store.signing_keys()
     except StoreUnavailable:
-        copy = _keys_copy(settings)
+        copy = _keys_copy(settings) if node else None
         if copy is None:
             raise
         log.warning("the database is unavailable: verifying and signing with this node's copy of the keys")
         return Keyring(copy)
-    _save_keys_copy(settings, keys)
+    if node:
+        _save_keys_copy(settings, keys)
     return Keyring(keys)
 
 

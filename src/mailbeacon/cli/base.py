@@ -49,9 +49,9 @@ class Invocation:
     def settings(self, **more: Any) -> Settings:
         return load_settings(config_file=self.config_file(), overrides={**self.overrides, **more})
 
-    def runtime(self, overrides: dict[str, Any] | None = None) -> Runtime:
+    def runtime(self, overrides: dict[str, Any] | None = None, *, node: bool = False) -> Runtime:
         if self._runtime is None:
-            self._runtime = Runtime.open(self.settings(**(overrides or {})))
+            self._runtime = Runtime.open(self.settings(**(overrides or {})), node=node)
             if self._runtime.created:
                 err.print(
                     f"mailbeacon: created a new, empty database at {self._runtime.settings.effective_database_url} "
@@ -79,9 +79,11 @@ def settings(ctx: typer.Context) -> Settings:
     return invocation(ctx).settings()
 
 
-def runtime(ctx: typer.Context, overrides: dict[str, Any] | None = None) -> Runtime:
-    """The runtime of this invocation (opened, and the database migrated, on first use)."""
-    return invocation(ctx).runtime(overrides)
+def runtime(ctx: typer.Context, overrides: dict[str, Any] | None = None, *, node: bool = False) -> Runtime:
+    """The runtime of this invocation (opened, and the database migrated, on first use).
+
+    `node`: `serve`'s runtime, which starts without the database when it has run before."""
+    return invocation(ctx).runtime(overrides, node=node)
 
 
 @app.callback()

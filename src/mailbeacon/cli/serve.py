@@ -100,7 +100,7 @@ def serve(
     """Run everything: tracking endpoints, API, SMTP proxy, mailbox watchers, pipeline."""
     flags = {"http": http, "smtp": smtp, "public_url": public_url, "upstream_smtp": upstream_smtp}
     flags["http_server"] = http_server
-    rt = runtime(ctx, {k: v for k, v in flags.items() if v is not None})
+    rt = runtime(ctx, {k: v for k, v in flags.items() if v is not None}, node=True)
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if rt.settings.log_level != "debug":  # aiosmtpd logs every SMTP command at INFO
         logging.getLogger("mail.log").setLevel(logging.WARNING)

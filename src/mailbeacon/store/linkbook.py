@@ -38,14 +38,22 @@ class LinkBook:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():  # created private; SQLite gives its -wal and -shm files the same mode
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._conn: sqlite3.Connection | None = None  # opened (and the file created) on first use
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            path = self.path
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():  # created private; SQLite gives its -wal and -shm files the same mode
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            self._conn = db
+        return self._conn
 
     def get(self, message_id: int, idx: int) -> str | None:
         """The URL, or None when the book does not have it (then ask the database)."""
@@ -54,7 +62,7 @@ class LinkBook:
                 row = self._db.execute(
                     "SELECT url FROM links WHERE message_id = ? AND idx = ?", (message_id, idx)
                 ).fetchone()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             log.error("cannot read the local link book %s: %s", self.path, exc)
             return None
         return None if row is None else str(row[0])
@@ -73,14 +81,20 @@ class LinkBook:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-        except sqlite3.Error as exc:  # a copy: the database still has the links
+        except (sqlite3.Error, OSError) as exc:  # a copy: the database still has the links
             log.error("cannot write the local link book %s: %s", self.path, exc)
 
     def last_message_id(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT max(message_id) FROM links").fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT max(message_id) FROM links").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot read the local link book %s: %s", self.path, exc)
+            return 0
         return int(row[0] or 0)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
