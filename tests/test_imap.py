@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -40,6 +41,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _serving(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
 
 
 class Dovecot:
@@ -113,10 +122,22 @@ service stats {{
             time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen on {self.port}: {(self.root / 'dovecot.log').read_text()[-2000:]}")
 
+    def _children(self, pid: int) -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+        return found
+
     def stop(self) -> None:
         if self.pid is None:
             return
         pid, self.pid = self.pid, None
+        children = self._children(pid)  # imap, auth...: a restart must not meet them still running
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -129,6 +150,9 @@ service stats {{
                 break
             if Path(f"/proc/{pid}/stat").exists() and ") Z " in Path(f"/proc/{pid}/stat").read_text():
                 break  # a zombie until its parent reaps it: it no longer serves
+            time.sleep(0.05)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_serving(c) for c in children):
             time.sleep(0.05)
         while time.monotonic() < deadline:  # the port must be free before a restart
             with socket.socket() as s:
@@ -441,17 +465,20 @@ async def test_server_restarted_mid_batch_nothing_lost_nothing_doubled(
     real_save = store.save_checkpoint
     saved: list[int] = []
 
-    def save_then_cut(mailbox_id: int, folder: str, uidvalidity: int, last_uid: int) -> None:
+    first_batch = threading.Event()
+
+    def save_and_tell(mailbox_id: int, folder: str, uidvalidity: int, last_uid: int) -> None:
         real_save(mailbox_id, folder, uidvalidity, last_uid)
         saved.append(last_uid)
-        if len(saved) == 1:
-            dovecot.stop()  # mid-stream: eight messages still to fetch
+        first_batch.set()
 
-    store.save_checkpoint = save_then_cut  # type: ignore[method-assign]
+    store.save_checkpoint = save_and_tell  # type: ignore[method-assign]
     watchers = await start_watchers(
         runtime, poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5, batch=4
     )
     try:
+        assert await asyncio.to_thread(first_batch.wait, 30)
+        await asyncio.to_thread(dovecot.stop)  # mid-stream: eight messages still to fetch
         await wait_for(lambda: store.mailbox(box).state == "error")
         for n in range(12, 16):
             await asyncio.to_thread(dovecot.deliver, reply(n))
