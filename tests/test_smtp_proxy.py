@@ -499,7 +499,7 @@ class StallingSink(Sink):
     ) -> str:
         if self.stall.is_set():
             self.stalled += 1
-            await asyncio.sleep(3)
+            await asyncio.sleep(1.5)  # three times what the proxy waits
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
