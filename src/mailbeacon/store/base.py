@@ -102,6 +102,8 @@ class StoreBase:
         self.dialect = engine.dialect.name
         #: the local copy of tracked links (see linkbook.py); None: links only in the database
         self.link_book = link_book
+        #: why the last use of the database failed, None once it works again (for /healthz)
+        self.unavailable: str | None = None
         # SQLite: the process's one write path (see the module docstring); None on PostgreSQL
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
         self._writing = threading.local()
@@ -140,7 +142,9 @@ class StoreBase:
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
                 raise
-            raise StoreUnavailable(f"the database is unavailable: {_first_line(exc)}") from exc
+            self.unavailable = f"the database is unavailable: {_first_line(exc)}"
+            raise StoreUnavailable(self.unavailable) from exc
+        self.unavailable = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

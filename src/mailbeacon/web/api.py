@@ -72,7 +72,12 @@ async def healthz(request: Request) -> Response:
         body["classifier"] = await asyncio.to_thread(signature_status, _rt(request).store)
     except StoreUnavailable:
         body["classifier"] = {"rules_version": rules_version(), "deciding": None, "agrees": None}
-    return JSONResponse(body, status_code=200 if not st.store_down else 503)
+    # down when the writer cannot store, or when any part of the process (this very check
+    # included) last found the database unavailable
+    down = st.store_down or _rt(request).store.unavailable is not None
+    body["ok"] = not down
+    body["intake"]["store_down"] = down
+    return JSONResponse(body, status_code=200 if not down else 503)
 
 
 # -- devices ----------------------------------------------------------------------------------
