@@ -284,6 +284,27 @@ async def test_login_and_connection_failures_are_typed(dovecot: Dovecot) -> None
         await ImapClient.open(parse_url(f"imap://{USER}@127.0.0.1:{free_port()}"), PASSWORD, io_timeout=5)
 
 
+async def test_a_login_refused_as_unavailable_is_temporary() -> None:
+    """`NO [UNAVAILABLE]` (RFC 5530; Dovecot says it while shutting down) is retried with backoff,
+    not reported as a wrong password (which waits a whole poll interval)."""
+
+    async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n")
+        line = await reader.readline()
+        writer.write(line.split(b" ", 1)[0] + b" NO [UNAVAILABLE] Temporary authentication failure.\r\n")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(server, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(UpstreamTemporary, match="cannot log in now"):
+            await ImapClient.open(parse_url(f"imap://{USER}@127.0.0.1:{port}"), PASSWORD, io_timeout=5)
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
 def test_urls_and_folder_names() -> None:
     u = parse_url("imaps://alice%40acme.test:pw@mail.acme.test")
     assert (u.scheme, u.host, u.port, u.user, u.password) == ("imaps", "mail.acme.test", 993, "alice@acme.test", "pw")
