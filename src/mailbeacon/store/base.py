@@ -157,7 +157,9 @@ class StoreBase:
         try:
             yield
         except (OperationalError, DBAPIError) as exc:
-            raise StoreUnavailable(f"the database is unavailable: {_first_line(exc)}") from exc
+            self.unavailable = f"the database is unavailable: {_first_line(exc)}"
+            raise StoreUnavailable(self.unavailable) from exc
+        self.unavailable = None
 
     def close(self) -> None:
         self.engine.dispose()
