@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from . import rewrite
 from .addresses import domain_of, header_addresses, normalise, relation_of
+from .clipping import measure
 from .errors import AuthError, InvalidInput, NotFound
 from .model import HitKind, RecipientField, Relation, TrackingChoice, TrackMode
 from .switches import choose_tracking, parse_track
@@ -166,6 +167,28 @@ def header_text(value: object) -> str:
         return raw.strip()
 
 
+def _size(prepared: rewrite.Prepared, runtime: Runtime, workspace_id: int) -> dict[str, int]:
+    """The size Gmail measures, on a copy as it will be sent (tracking URLs included; the real
+    copies differ from this one by a few bytes of token)."""
+    try:
+        sample = rewrite.render(
+            prepared, _RecipientUrls(runtime.keyring, runtime.public_url.rstrip("/"), workspace_id, 1, 1)
+        )
+    except Exception:  # rendering is checked again, per recipient, below
+        return {}
+    return measure(sample).as_json()
+
+
+def unusable_reason(raw: bytes, heads: Message) -> str | None:
+    """Why `raw` cannot be an email to instrument ("code: detail"), or None. Such a message is
+    relayed as it came and the reason is recorded (the "why" answer and `stats` show it)."""
+    if b"\x00" in raw:
+        return "binary: the message contains NUL bytes, so it is binary data, not the text of an email"
+    if not heads.keys():
+        return "no-headers: the message has no header fields (not an RFC 5322 message)"
+    return None
+
+
 def new_message_id(sender: str) -> str:
     return f"<{secrets.token_hex(12)}.mb@{domain_of(sender) or 'mailbeacon.invalid'}>"
 
@@ -241,7 +264,14 @@ def instrument(
         resolve=OwnUrlResolver(runtime.keyring, store, runtime.public_url),
         message_id=new_message_id(sender_addr),
     )
+    unusable = unusable_reason(raw, heads)
     prepared = rewrite.prepare(raw, options)
+    if unusable is not None:  # whatever prepare found, a message like this is sent as it came
+        prepared = rewrite.Prepared(
+            prepared.message_id, (), False, False, False, unusable, (), (rewrite.untouched(raw, prepared.message_id),)
+        )
+    if heads.get("from") is None and unusable is None:
+        notes.append("no-from-header")
     notes.extend(prepared.notes)
     if not (choice.opens or choice.clicks):
         notes.insert(0, "tracking-off")
@@ -252,6 +282,8 @@ def instrument(
         "notes": notes,
         "pixel": prepared.pixel,
         "decoy": prepared.decoy,
+        "public_url": runtime.public_url,
+        "size": _size(prepared, runtime, workspace.id),
     }
     stored, rows = store.create_message(
         workspace_id=workspace.id,

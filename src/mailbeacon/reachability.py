@@ -9,28 +9,40 @@ from urllib.parse import urlsplit
 DEPLOY_DOC = "docs/deploy.md"
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test", ".example", ".invalid")
+#: problem code -> what it means, as a clause
+PROBLEMS: dict[str, str] = {
+    "loopback": "it is this machine (loopback), which no recipient can reach",
+    "private": "it is a private network address, which recipients outside that network cannot reach",
+    "local_name": "it is a local name, which recipients outside this network cannot resolve",
+    "plain_http": (
+        "it is plain http, which mail clients block or flag and over which paired browsers cannot send their cookie"
+    ),
+}
 
 
-def public_url_problems(url: str) -> list[str]:
-    """What is wrong with `url` as the base of tracking links seen by recipients ([] when nothing)."""
+def public_url_issues(url: str) -> list[str]:
+    """The codes (keys of `PROBLEMS`) of what is wrong with `url` for recipients ([] when nothing)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    problems: list[str] = []
+    codes: list[str] = []
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = None
     if (ip is not None and ip.is_loopback) or host in _LOCAL_NAMES:
-        problems.append("it is this machine (loopback), which no recipient can reach")
+        codes.append("loopback")
     elif ip is not None and (ip.is_private or ip.is_link_local or ip.is_unspecified):
-        problems.append("it is a private network address, which recipients outside that network cannot reach")
+        codes.append("private")
     elif ip is None and (host.endswith(_LOCAL_SUFFIXES) or "." not in host):
-        problems.append("it is a local name, which recipients outside this network cannot resolve")
+        codes.append("local_name")
     if parts.scheme == "http":
-        problems.append(
-            "it is plain http, which mail clients block or flag and over which paired browsers cannot send their cookie"
-        )
-    return problems
+        codes.append("plain_http")
+    return codes
+
+
+def public_url_problems(url: str) -> list[str]:
+    """What is wrong with `url` as the base of tracking links seen by recipients ([] when nothing)."""
+    return [PROBLEMS[code] for code in public_url_issues(url)]
 
 
 def public_url_warning(url: str) -> str | None:

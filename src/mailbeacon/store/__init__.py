@@ -15,6 +15,7 @@ from ..stats import Counts
 from .accounts import AccountsStore
 from .base import make_engine
 from .counts import CountsStore
+from .diagnostics import DiagnosticsStore
 from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
 from .leases import LeasesStore
 from .linkbook import LinkBook
@@ -24,7 +25,16 @@ from .migrate import current, upgrade
 from .replies import RepliesStore
 
 
-class Store(AccountsStore, MessagesStore, HitsStore, CountsStore, LeasesStore, RepliesStore, MailboxesStore):
+class Store(
+    AccountsStore,
+    MessagesStore,
+    HitsStore,
+    CountsStore,
+    LeasesStore,
+    RepliesStore,
+    MailboxesStore,
+    DiagnosticsStore,
+):
     """All of the store's parts on one connection pool."""
 
     def record_verdicts(

@@ -1,0 +1,140 @@
+"""Facts that explain silence, each its own line: an unreachable tracking address, Gmail's clipping,
+only machines so far (and a possible quarantine), images blocked, a forward, hits still being checked.
+Only the facts that hold are returned. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..clipping import GMAIL_CLIP_BYTES
+from ..model import VerdictClass
+from ..reachability import public_url_issues
+from .answer import Line, Status
+from .facts import Facts
+from .seen import Seen
+from .wording import join, kb, plural, span
+
+_URL_TEXT = {
+    "loopback": "The tracking address {url} points at this machine, so no recipient can load the pixel or open tracked links.",
+    "private": "The tracking address {url} is on a private network, so recipients cannot load the pixel or open tracked links.",
+    "local_name": "The tracking address {url} is a local name, so recipients cannot load the pixel or open tracked links.",
+    "plain_http": "The tracking address {url} uses plain http, so some mail apps block the pixel and your own browser is not recognised.",
+}  # fmt: skip
+
+
+def reachability(facts: Facts, seen: Seen) -> list[Line]:
+    issues = public_url_issues(facts.public_url)
+    if not issues or (facts.injection is not None and not facts.injection.instrumented):
+        return []
+    code = issues[0]  # the worst first: unreachable, then plain http
+    status = Status.UNKNOWN if code == "plain_http" else Status.PROBLEM
+    return [
+        Line(
+            None,
+            f"address.{problem.code}",
+            status,
+            _URL_TEXT[code].format(url=facts.public_url),
+            "Give mailbeacon a public https address (setting public_url); it applies to emails sent afterwards.",
+            {"public_url": facts.public_url, "problems": issues},
+        )
+    ]
+
+
+def clipping(facts: Facts, seen: Seen) -> list[Line]:
+    size = facts.size
+    if size is None or not size.clipped_by_gmail:
+        return []
+    return [
+        Line(
+            None,
+            "size.gmail_clipped",
+            Status.PROBLEM,
+            f"The email is {kb(size.html)}, over Gmail's {kb(GMAIL_CLIP_BYTES)} limit: Gmail cuts it short, "
+            "and the pixel may be cut off with it.",
+            "Keep emails under 100 KB: fewer embedded images, less formatting.",
+            {"html_bytes": size.html, "message_bytes": size.message, "gmail_limit_bytes": GMAIL_CLIP_BYTES},
+        )
+    ]
+
+
+def only_machines(facts: Facts, seen: Seen) -> list[Line]:
+    if not seen.only_machines:
+        return []
+    acts = [m.did(facts.sent_at) for m in seen.machines[:2]]
+    if len(seen.machines) > 2:
+        acts.append(plural(len(seen.machines) - 2, "other machine"))
+    data = {"machines": [m.as_json() for m in seen.machines]}
+    prefetch_only = all(h.verdict is VerdictClass.MACHINE_OPEN for h in seen.hits)
+    if seen.bounced:
+        text = f"{join(acts)}, but the email bounced: nobody read it."
+        return [Line(None, "machines.bounced", Status.PROBLEM, text, "Check the address and send it again.", data)]
+    if prefetch_only:
+        text = f"{join(acts)}; that shows it arrived, not that anyone read it."
+        return [Line(None, "machines.prefetch_only", Status.UNKNOWN, text, None, data)]
+    lines = [Line(None, "machines.only", Status.UNKNOWN, f"{join(acts)}; nobody has read it yet.", None, data)]
+    if any(h.verdict is VerdictClass.SCANNER for h in seen.hits):
+        lines.append(
+            Line(
+                None,
+                "machines.quarantine",
+                Status.UNKNOWN,
+                "A security gateway checked it and no person followed: it may be held in quarantine.",
+                "Ask the recipient whether it arrived, or to look in their quarantine or spam folder.",
+            )
+        )
+    return lines
+
+
+def images_blocked(facts: Facts, seen: Seen) -> list[Line]:
+    if not seen.human_clicks or seen.human_opens:
+        return []
+    return [
+        Line(
+            None,
+            "images.blocked",
+            Status.OK,
+            "They clicked a link but their mail app never loaded the pixel: it blocks images.",
+            "Nothing to fix: their opens are counted from their clicks.",
+            {"human_clicks": seen.human_clicks, "human_pixel_loads": 0},
+        )
+    ]
+
+
+def forwarded(facts: Facts, seen: Seen) -> list[Line]:
+    previews = [m for m in seen.machines if any(h.verdict is VerdictClass.PREVIEW for h in seen.hits)]
+    names = [m.name for m in previews if m.name.endswith("link preview")]
+    if not names:
+        return []
+    return [
+        Line(
+            None,
+            "forwarded",
+            Status.OK,
+            f"{join(names)[:1].upper() + join(names)[1:]} shows the email was probably forwarded or shared.",
+            None,
+            {"previews": names},
+        )
+    ]
+
+
+def pending(facts: Facts, seen: Seen) -> list[Line]:
+    if not seen.pending:
+        return []
+    n = seen.pending
+    return [
+        Line(
+            None,
+            "hits.pending",
+            Status.UNKNOWN,
+            f"{plural(n, 'hit')} {'is' if n == 1 else 'are'} still being checked and not counted yet.",
+            f"Look again in {span(facts.settle_window)}.",
+            {"pending_hits": n},
+        )
+    ]
+
+
+NOTES = (reachability, clipping, pending, only_machines, images_blocked, forwarded)
+
+
+def notes(facts: Facts, seen: Seen, now: datetime) -> tuple[Line, ...]:
+    return tuple(line for fn in NOTES for line in fn(facts, seen))
