@@ -13,9 +13,10 @@ from typing import Any
 
 from conftest import CORPUS, FakeClock
 from mailbeacon.addresses import relation_of
-from mailbeacon.diagnose import DeviceFact, Facts, HitFact, Injection
+from mailbeacon.diagnose import DeviceFact, Facts, HitFact, Injection, MailboxFact, ReplyFact
+from mailbeacon.errors import NotFound
 from mailbeacon.evaluate import Scenario, parse, run_scenario
-from mailbeacon.model import HitKind, Message, Recipient, RecipientField, Reply, ReplyKind, TrackingChoice
+from mailbeacon.model import HitKind, Message, Recipient, RecipientField, Relation, Reply, ReplyKind, TrackingChoice
 from mailbeacon.passwords import hash_password
 from mailbeacon.pipeline import Pipeline, record_replies
 from mailbeacon.runtime import Runtime
@@ -25,6 +26,12 @@ SCENARIOS = {s.name: s for s in parse((CORPUS / "labelled-hits.jsonl").read_text
 PUBLIC_URL = "https://t.acme.test"
 TRACKING: dict[str, Any] = {"opens": True, "clicks": True, "replies": True, "reasons": []}
 SETTLE = 120.0
+#: the sender's mailbox, checked this long before the answer is asked (when healthy)
+MAILBOX_URL = "imaps://alice@imap.acme.test:993"
+CHECKED = timedelta(minutes=5)
+#: the sender's extension last reported a view this long before the answer is asked (when healthy)
+EXTENSION_SEEN = timedelta(hours=2)
+Inbound = tuple[tuple[ReplyKind, float], ...]
 
 
 def scenario(name: str, until: int | None = None) -> Scenario:
@@ -42,7 +49,6 @@ def outcome(sc: Scenario, **more: Any) -> dict[str, Any]:
         "pixel": True,
         "decoy": True,
         "public_url": PUBLIC_URL,
-        "size": {"message": 14_000, "html": 9_000},
         **more,
     }
 
@@ -53,7 +59,7 @@ def end_of(sc: Scenario) -> datetime:
     return last + timedelta(seconds=SETTLE + 1)
 
 
-def _relation(sc: Scenario) -> Any:
+def relation(sc: Scenario) -> Relation:
     m = sc.message
     return relation_of(
         sc.recipient,
@@ -63,8 +69,17 @@ def _relation(sc: Scenario) -> Any:
     )
 
 
-def pure_facts(sc: Scenario, **overrides: Any) -> Facts:
-    """The facts record of a scenario, with verdicts from the pure classifier."""
+def _inbound(sc: Scenario, replies: Inbound) -> list[tuple[ReplyKind, datetime, int]]:
+    out = [(e.reply_kind, e.at, e.index) for e in sc.events if e.reply_kind is not None]
+    out += [(k, sc.message.sent_at + timedelta(seconds=s), 1000 + i) for i, (k, s) in enumerate(replies)]
+    return sorted(out, key=lambda r: r[1])
+
+
+def pure_facts(sc: Scenario, *, healthy: bool = True, replies: Inbound = (), **overrides: Any) -> Facts:
+    """The facts record of a scenario, with verdicts from the pure classifier.
+
+    `healthy`: the sender has a connected mailbox and an extension that reported a view lately.
+    `replies`: more inbound messages (kind, seconds after sending) besides the scenario's."""
     result = run_scenario(sc)
     hits = []
     for e, v in zip(sc.events, result.verdicts, strict=True):
@@ -75,14 +90,9 @@ def pure_facts(sc: Scenario, **overrides: Any) -> Facts:
             continue
         assert v is not None
         hits.append(HitFact(e.hit.kind, e.hit.at, e.hit.link, v.cls, v.subtype, v.reasons, True, e.hit.device_id))
-    from mailbeacon.diagnose import ReplyFact
-
-    replies = tuple(ReplyFact(e.reply_kind, e.at, sc.recipient, "test") for e in sc.events if e.reply_kind is not None)
     views = [e.at for e in sc.events if e.hit is not None and e.hit.kind is HitKind.SELF_VIEW]
-    devices = tuple(
-        DeviceFact(name, "extension", name, sc.message.sent_at, max(views) if views else None)
-        for name in sorted(sc.message.sender_devices)
-    )
+    if healthy:
+        views.append(end_of(sc) - EXTENSION_SEEN)
     m = sc.message
     facts = Facts(
         message_id=1,
@@ -91,16 +101,18 @@ def pure_facts(sc: Scenario, **overrides: Any) -> Facts:
         sender=m.sender,
         sent_at=m.sent_at,
         recipient=sc.recipient,
-        relation=_relation(sc),
+        relation=relation(sc),
         switches=TrackingChoice(True, True, True, ()),
         injection=Injection(html=True, instrumented=True, pixel=True, decoy=True, links=m.links),
         public_url=PUBLIC_URL,
-        size=None,
-        relay=None,
         workspace_domains=tuple(sorted(m.workspace_domains)),
-        devices=devices,
+        devices=tuple(
+            DeviceFact(name, "extension", name, m.sent_at, max(views) if views else None)
+            for name in sorted(m.sender_devices)
+        ),
         hits=tuple(hits),
-        replies=replies,
+        replies=tuple(ReplyFact(k, at, sc.recipient, "test") for k, at, _ in _inbound(sc, replies)),
+        mailboxes=(MailboxFact(1, MAILBOX_URL, "connected", end_of(sc) - CHECKED),) if healthy else (),
         settle_window=SETTLE,
     )
     return dataclasses.replace(facts, **overrides)
@@ -113,14 +125,22 @@ def replay(
     *,
     tracking: dict[str, Any] | None = None,
     outcome_: dict[str, Any] | None = None,
+    healthy: bool = True,
+    replies: Inbound = (),
 ) -> tuple[Message, Recipient]:
     """Store a scenario through the real store and pipeline: message, hits, replies, settled verdicts."""
     m, now = sc.message, rt.clock()
-    ws = rt.store.create_workspace(f"ws-{sc.name}", sorted(m.workspace_domains), now)
-    user = rt.store.create_user(ws.id, m.sender, hash_password("x"), now)
-    for a in sorted(m.sender_addresses - {m.sender}):
+    try:  # several scenarios may share a sender (and so a workspace and devices)
+        user = rt.store.user(m.sender)
+        ws = rt.store.workspace(user.workspace_id)
+    except NotFound:
+        ws = rt.store.create_workspace(f"ws-{sc.name}", sorted(m.workspace_domains), now)
+        user = rt.store.create_user(ws.id, m.sender, hash_password("x"), now)
+    for a in sorted(m.sender_addresses - set(rt.store.user(user.id).addresses)):
         rt.store.add_address(user.id, a)
-    devices = {n: rt.store.add_device(user.id, "extension", n, m.sent_at).public_id for n in sorted(m.sender_devices)}
+    devices = {d.name: d.public_id for d in rt.store.devices(user.id)}
+    for n in sorted(m.sender_devices - set(devices)):
+        devices[n] = rt.store.add_device(user.id, "extension", n, m.sent_at).public_id
     msg, (rcpt,) = rt.store.create_message(
         workspace_id=ws.id,
         user_id=user.id,
@@ -133,27 +153,22 @@ def replay(
         tracking=tracking or TRACKING,
         outcome=outcome_ or outcome(sc),
         source="python",
-        recipients=[NewRecipient(sc.recipient, RecipientField.TO, _relation(sc))],
+        recipients=[NewRecipient(sc.recipient, RecipientField.TO, relation(sc))],
     )
+    for kind, at, i in _inbound(sc, replies):
+        clock.set(at)
+        record_replies(rt, [Reply(msg.id, rcpt.id, f"<reply-{i}@test>", kind, sc.recipient, at, source="test")])
     hits = []
     for e in sc.events:
-        if e.reply_kind is not None:
-            clock.set(e.at)
-            reply = Reply(msg.id, rcpt.id, f"<reply-{e.index}@test>", e.reply_kind, sc.recipient, e.at, source="test")
-            assert record_replies(rt, [reply]) or (e.reply_kind is ReplyKind.REPLY and not TRACKING["replies"])
         if e.hit is None:
             continue
         device = devices[e.hit.device_id] if e.hit.device_id else None
         hits.append(
             dataclasses.replace(
-                e.hit,
-                uid=f"{sc.name}-{e.index}",
-                workspace_id=ws.id,
-                message_id=msg.id,
-                recipient_id=rcpt.id,
+                e.hit, uid=f"{sc.name}-{e.index}", workspace_id=ws.id, message_id=msg.id, recipient_id=rcpt.id,
                 device_id=device,
             )
-        )
+        )  # fmt: skip
         if e.hit.kind is HitKind.SELF_VIEW and device is not None:
             rt.store.touch_device(device, e.hit.at)
     rt.store.insert_hits(hits)
@@ -162,4 +177,11 @@ def replay(
     pipe.drain()
     clock.set(end_of(sc))
     pipe.drain()
+    if healthy:
+        boxes = [b for b in rt.store.mailboxes(user.id) if b.url == MAILBOX_URL]
+        box = boxes[0] if boxes else rt.store.add_mailbox(user.id, MAILBOX_URL, "sealed", ["INBOX"], m.sent_at)
+        rt.store.set_mailbox_state(box.id, "connected", ok_at=end_of(sc) - CHECKED)
+        views = [e.at for e in sc.events if e.hit is not None and e.hit.kind is HitKind.SELF_VIEW]
+        for device in devices.values():
+            rt.store.touch_device(device, max([*views, end_of(sc) - EXTENSION_SEEN]))
     return rt.store.message(msg.id), rcpt

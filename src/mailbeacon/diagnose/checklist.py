@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..addresses import domain_of
-from ..model import HitKind, Relation, VerdictClass
+from ..model import HitKind, Relation, ReplyKind, VerdictClass
 from .answer import Line, Status
 from .facts import Facts
 from .health import extension, iso, mailbox
@@ -165,6 +165,9 @@ def recipient_kind(facts: Facts, seen: Seen, now: datetime) -> Line:
         return Line(4, "recipient.sender", OK, text, None, data)
     if facts.relation is Relation.COLLEAGUE:
         text = f"{who} is a colleague in your workspace: opens and clicks count, replies do not."
+        theirs = sum(1 for r in facts.replies if r.kind is ReplyKind.COLLEAGUE)
+        if theirs:
+            text = text[:-1] + f" ({plural(theirs, 'reply', 'replies')} recorded)."
         return Line(4, "recipient.colleague", OK, text, None, data)
     domain = domain_of(who)
     if not facts.workspace_domains and domain == domain_of(facts.sender) and domain not in PUBLIC_DOMAINS:
@@ -198,6 +201,9 @@ def pixel(facts: Facts, seen: Seen, now: datetime) -> Line:
             None,
             {"pixel_loads": 0},
         )
+    if not opens and seen.bounced:
+        text = "The tracking pixel has not loaded: the email did not reach them (see below)."
+        return Line(5, "pixel.undelivered", PROBLEM, text, None, {"pixel_loads": 0})
     if not opens:
         return Line(
             5,
@@ -220,11 +226,14 @@ def pixel(facts: Facts, seen: Seen, now: datetime) -> Line:
         else:
             group = "machine"
         by[group] = by.get(group, 0) + 1
-    parts = [f"{n} {_BY[group][0 if n == 1 else 1]}" for group, n in by.items()]
+    n = len(opens)
+    if len(by) == 1:
+        (group,) = by
+        how = f"once, {_BY[group][0]}" if n == 1 else f"{times(n)}, {'both' if n == 2 else 'all'} {_BY[group][1]}"
+    else:
+        how = f"{times(n)}: " + join([f"{k} {_BY[group][0 if k == 1 else 1]}" for group, k in by.items()])
     status = UNKNOWN if set(by) == {"pending"} else OK
-    return Line(
-        5, "pixel.loaded", status, f"The pixel loaded {times(len(opens))}: {join(parts)}.", None, {"pixel_loads": by}
-    )
+    return Line(5, "pixel.loaded", status, f"The pixel loaded {how}.", None, {"pixel_loads": by})
 
 
 def own_views(facts: Facts, seen: Seen, now: datetime) -> Line:

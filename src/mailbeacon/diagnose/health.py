@@ -4,6 +4,7 @@ recognises the sender's own views. Pure."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from .answer import Line, Status
 from .facts import Facts
@@ -15,6 +16,12 @@ OK, PROBLEM, UNKNOWN = Status.OK, Status.PROBLEM, Status.UNKNOWN
 MAILBOX_STALE = timedelta(hours=1)
 #: an extension that has not reported a view for this long may have lost access to the webmail
 EXTENSION_QUIET = timedelta(days=14)
+
+
+def mailbox_name(url: str) -> str:
+    """'alice@imap.acme.test' for imaps://alice@imap.acme.test:993 (the URL itself if it has no user)."""
+    parts = urlsplit(url)
+    return f"{parts.username}@{parts.hostname}" if parts.username and parts.hostname else url
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -45,7 +52,7 @@ def mailbox(facts: Facts, seen: Seen, now: datetime) -> Line:
                 10,
                 "mailbox.error",
                 PROBLEM,
-                f"Your mailbox {m.url} is failing: {m.last_error or 'no detail'}.",
+                f"Your mailbox {mailbox_name(m.url)} is failing: {m.last_error or 'no detail'}.",
                 "Fix its password or server settings; replies are picked up once it connects again.",
                 {"mailboxes": rows},
             )
@@ -55,13 +62,13 @@ def mailbox(facts: Facts, seen: Seen, now: datetime) -> Line:
                 10,
                 "mailbox.stale",
                 PROBLEM,
-                f"Your mailbox {m.url} {since}.",
+                f"Your mailbox {mailbox_name(m.url)} {since}.",
                 "Check that mailbeacon is running and can reach the mail server.",
                 {"mailboxes": rows},
             )
     m = max(facts.mailboxes, key=lambda b: b.last_ok_at or now)
     assert m.last_ok_at is not None
-    text = f"Your mailbox {m.url} is connected; it was last checked {ago(now, m.last_ok_at)}."
+    text = f"Your mailbox {mailbox_name(m.url)} is connected; it was last checked {ago(now, m.last_ok_at)}."
     return Line(10, "mailbox.ok", OK, text, None, {"mailboxes": rows})
 
 

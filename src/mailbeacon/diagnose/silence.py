@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..clipping import GMAIL_CLIP_BYTES
-from ..model import VerdictClass
+from ..model import ReplyKind, VerdictClass
 from ..reachability import public_url_issues
 from .answer import Line, Status
 from .facts import Facts
 from .seen import Seen
-from .wording import join, kb, plural, span
+from .wording import after, join, kb, plural, span
 
 _URL_TEXT = {
     "loopback": "The tracking address {url} points at this machine, so no recipient can load the pixel or open tracked links.",
@@ -133,7 +133,38 @@ def pending(facts: Facts, seen: Seen) -> list[Line]:
     ]
 
 
-NOTES = (reachability, clipping, pending, only_machines, images_blocked, forwarded)
+def no_from(facts: Facts, seen: Seen) -> list[Line]:
+    if facts.injection is None or "no-from-header" not in facts.injection.notes:
+        return []
+    return [
+        Line(
+            None,
+            "headers.no_from",
+            Status.PROBLEM,
+            "The email has no From: line, and many receiving servers (Gmail among them) refuse such mail.",
+            "Check the program that wrote the email: it must set From.",
+        )
+    ]
+
+
+def auto_replies(facts: Facts, seen: Seen) -> list[Line]:
+    auto = [r for r in facts.replies if r.kind is ReplyKind.AUTO_REPLY]
+    if not auto:
+        return []
+    return [
+        Line(
+            None,
+            "replies.automatic",
+            Status.OK,
+            f"An automatic reply (such as an out-of-office) came back {after(facts.sent_at, auto[0].at)}; "
+            "it does not count as a reply.",
+            None,
+            {"auto_replies": len(auto)},
+        )
+    ]
+
+
+NOTES = (reachability, clipping, no_from, pending, only_machines, images_blocked, forwarded, auto_replies)
 
 
 def notes(facts: Facts, seen: Seen, now: datetime) -> tuple[Line, ...]:

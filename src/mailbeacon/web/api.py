@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..classify import rules_version
 from ..devices import device_secret, verify_beacon
+from ..diagnose import diagnose
 from ..errors import AuthError, InvalidInput, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..model import Hit, HitKind, Message, User
@@ -247,3 +248,17 @@ async def get_message(request: Request) -> Response:
 async def get_message_hits(request: Request) -> Response:
     rt, msg = await _message_for(request)
     return JSONResponse(await asyncio.to_thread(hits_report, rt.store, msg.id))
+
+
+async def get_recipient_why(request: Request) -> Response:
+    """The troubleshooting answer for one recipient of a message (R10)."""
+    rt, msg = await _message_for(request)
+    address = str(request.path_params["address"])
+
+    def load() -> dict[str, Any]:
+        store = rt.store
+        recipient = store.recipient_of(msg.id, address)
+        facts = store.why_facts(msg, recipient, public_url=rt.public_url, settle_window=rt.settings.settle_window)
+        return diagnose(facts, rt.clock()).as_json()
+
+    return JSONResponse(await asyncio.to_thread(load))

@@ -31,6 +31,7 @@ ROUTES = [
     Route("/api/v1/messages", api.list_messages, methods=["GET"]),
     Route("/api/v1/messages/{message_id}", api.get_message, methods=["GET"]),
     Route("/api/v1/messages/{message_id}/hits", api.get_message_hits, methods=["GET"]),
+    Route("/api/v1/messages/{message_id}/recipients/{address}/why", api.get_recipient_why, methods=["GET"]),
     Route("/api/v1/inbound", inbound.receive_inbound, methods=["POST"]),
 ]
 
