@@ -23,8 +23,10 @@ from mailbeacon.intake import Intake
 from mailbeacon.model import Message, Recipient
 from mailbeacon.passwords import hash_password
 from mailbeacon.runtime import Runtime
+from mailbeacon.smtp import SmtpProxy
 from mailbeacon.web.app import create_app
 from test_diagnose import GOLDEN_PROBLEMS, GOLDEN_SCENARIO, GOLDEN_SILENCE
+from test_smtp_proxy import Sink, proxy, sink, swaks, write_message  # noqa: F401  (proxy, sink: fixtures)
 from why_cases import PROBLEMS, SCENARIO_ROWS, SILENCE, Case, render
 from why_seeding import end_of, replay
 
@@ -321,3 +323,42 @@ async def test_the_api_answers_for_the_senders_workspace_only(rt_at: tuple[Runti
 def test_the_replayable_cases_cover_every_scenario_row() -> None:
     assert {k for g, k in REPLAYABLE if g == "row"} == set(SCENARIO_ROWS)
     assert all(isinstance(c, Case) for c, _ in REPLAYABLE.values())
+
+
+# -- through the submission proxy (real SMTP, swaks) ---------------------------------------------
+
+
+@pytest.mark.swaks
+async def test_junk_through_the_proxy_is_relayed_and_explained(
+    proxy: tuple[SmtpProxy, Runtime],  # noqa: F811  (the fixtures of test_smtp_proxy.py)
+    sink: tuple[Sink, int],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    p, rt = proxy
+    path = tmp_path / "junk.eml"
+    path.write_bytes(b"\x00\x01\x02 binary junk written by a broken script\r\n")
+    rc, out = await swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.example", "--data", f"@{path}")
+    assert rc == 0, out
+    [delivered] = sink[0].received
+    assert b"\x00\x01\x02 binary junk written by a broken script\r\n" in delivered.data
+    [message] = rt.store.messages()
+    answer = await asyncio.to_thread(_why, rt, message, rt.store.recipient_of(message.id, "bob@client.example"))
+    assert _lines(answer)["injection.failed.binary"][0] == "problem"
+
+
+@pytest.mark.swaks
+async def test_a_refusal_at_the_upstream_is_explained(
+    proxy: tuple[SmtpProxy, Runtime],  # noqa: F811  (the fixtures of test_smtp_proxy.py)
+    sink: tuple[Sink, int],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    p, rt = proxy
+    sink[0].data_replies["bob@client.example"] = ["550 5.1.1 <bob@client.example>: Recipient address rejected"]
+    path = write_message(tmp_path, "<p>Hi <a href='https://shop.test/'>shop</a></p>", To="bob@client.example")
+    rc, _ = await swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.example", "--data", f"@{path}")
+    assert rc != 0
+    await p.idle()  # the proxy records the relay result just after answering
+    [message] = rt.store.messages()
+    answer = await asyncio.to_thread(_why, rt, message, rt.store.recipient_of(message.id, "bob@client.example"))
+    status, text = _lines(answer)["delivery.refused"]
+    assert status == "problem" and "550 5.1.1" in text and "Recipient address rejected" in text
