@@ -71,6 +71,7 @@ def preferences(facts: Facts, seen: Seen, now: datetime) -> Line:
     if not off:
         return Line(1, "preferences.on", OK, "Your preferences allowed tracking opens, clicks and replies.")
     parts = [f"{_kinds(kinds)} off in {_WHERE.get(level, level)}" for level, kinds in off.items()]
+    parts[1:] = [p[:1].lower() + p[1:] for p in parts[1:]]
     where = "your workspace's preferences" if "workspace" in off else "your preferences"
     return Line(
         1,
