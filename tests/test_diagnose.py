@@ -434,6 +434,22 @@ ok 9 delivery.ok: No bounce came back.
 ok 10 mailbox.ok: Your mailbox alice@imap.acme.test is connected; it was last checked 5 minutes ago.
 ok 10 extension.ok: Your extension is paired; it was last seen 2 hours ago.
 """,
+    "a bounce for no one recipient": """\
+Not opened, no clicks and no reply.
+ok 1 preferences.on: Your preferences allowed tracking opens, clicks and replies.
+ok 2 composer.on: Tracking was not switched off for this email.
+ok 3 injection.done: The email carries a tracking pixel and 2 tracked links.
+ok 4 recipient.external: client0@buyer0.example is outside your workspace: opens, clicks and replies count.
+problem 5 pixel.never: The tracking pixel has not loaded at all.
+    -> They have not opened it yet, or their mail app, an ad-blocker or antivirus blocks images.
+ok 6 own.none: Your browser is paired, and none of the hits were your own views.
+ok 7 machines.none: No machine has touched it.
+ok 8 inferred.no_clicks: No click came in without the pixel loading.
+unknown 9 delivery.unattributed: A bounce came back for this email, but it does not say which recipient it was for.
+    -> Look at the bounce in your mailbox to see which address failed.
+ok 10 mailbox.ok: Your mailbox alice@imap.acme.test is connected; it was last checked 5 minutes ago.
+ok 10 extension.ok: Your extension is paired; it was last seen 2 hours ago.
+""",
     "an out-of-office came back": """\
 Not opened, no clicks and no reply.
 ok - replies.automatic: An automatic reply (such as an out-of-office) came back 10 minutes after sending; it does not count as a reply.

@@ -20,8 +20,9 @@ from conftest import CORPUS, FakeClock, Run, make_settings
 from mailbeacon.diagnose import Answer, diagnose
 from mailbeacon.instrumentation import instrument
 from mailbeacon.intake import Intake
-from mailbeacon.model import Message, Recipient
+from mailbeacon.model import Message, Recipient, Reply, ReplyKind
 from mailbeacon.passwords import hash_password
+from mailbeacon.pipeline import record_replies
 from mailbeacon.runtime import Runtime
 from mailbeacon.smtp import SmtpProxy
 from mailbeacon.web.app import create_app
@@ -184,6 +185,19 @@ def test_mailbox_health_and_an_outgoing_refusal_from_the_store(rt_at: tuple[Runt
     )
     assert lines["delivery.refused"][0] == "problem" and "550 5.1.1 no such user" in lines["delivery.refused"][1]
     assert lines["pixel.undelivered"][0] == "problem"
+
+
+def test_a_bounce_tied_to_no_recipient_from_the_store(rt_at: tuple[Runtime, FakeClock]) -> None:
+    rt, clock = rt_at
+    _account(rt)
+    two = ["bob@client.example", "carol@client.example"]
+    result = instrument(rt, _html_message("<p>x</p>"), sender="alice@acme.test", recipients=two)
+    bounce = Reply(result.message_id, None, "<dsn-1@mx.test>", ReplyKind.BOUNCE, "mailer-daemon@mx.test", clock.now)
+    assert record_replies(rt, [bounce])
+    message = rt.store.message(result.message_id)
+    for address in two:
+        lines = _lines(_why(rt, message, rt.store.recipient_of(message.id, address)))
+        assert lines["delivery.unattributed"][0] == "unknown"
 
 
 # -- mailbeacon why ---------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ SILENCE: dict[str, Case] = {
     "over Gmail's clipping size": Case(
         "external-reader-14", until=0, facts={"size": MessageSize(message=171_000, html=131_000)}
     ),
+    "a bounce for no one recipient": Case("external-reader-14", until=0, facts={"unattributed_bounces": 1}),
     "an out-of-office came back": Case("external-reader-14", until=0, replies=((ReplyKind.AUTO_REPLY, 600),)),
     "hits still being checked": Case("external-reader-14", until=3, pending=2),
     "no From: line": Case(

@@ -336,6 +336,15 @@ def bounce(facts: Facts, seen: Seen, now: datetime) -> Line:
         assert w is not None
         text = f"A delivery-delay warning came back {after(facts.sent_at, w)}; the receiving server is still trying."
         return Line(9, "delivery.delayed", UNKNOWN, text, "Wait: a bounce follows if delivery finally fails.")
+    if facts.unattributed_bounces:
+        return Line(
+            9,
+            "delivery.unattributed",
+            UNKNOWN,
+            "A bounce came back for this email, but it does not say which recipient it was for.",
+            "Look at the bounce in your mailbox to see which address failed.",
+            {"unattributed_bounces": facts.unattributed_bounces},
+        )
     if not facts.mailboxes and not facts.inbound_api:
         return Line(9, "delivery.unseen", UNKNOWN, "No bounce has been seen, but no mailbox is connected to see one.")
     return Line(9, "delivery.ok", OK, "No bounce came back.")

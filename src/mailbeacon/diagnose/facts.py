@@ -112,5 +112,7 @@ class Facts:
     mailboxes: tuple[MailboxFact, ...] = ()
     #: True when the sender receives replies through the inbound HTTP API (no mailbox needed)
     inbound_api: bool = False
+    #: bounces that came back for this message but could not be tied to one recipient
+    unattributed_bounces: int = 0
     #: seconds a hit's verdict may still change after it arrives
     settle_window: float = 120.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, exists, func, select
 
 from ..clipping import MessageSize
 from ..diagnose.facts import DeviceFact, Facts, HitFact, Injection, MailboxFact, ReplyFact
@@ -89,6 +89,7 @@ class DiagnosticsStore(StoreBase):
                 replies=self._replies(c, recipient.id),
                 mailboxes=self._mailboxes(c, message.user_id),
                 inbound_api=self._inbound_api(c, message.user_id),
+                unattributed_bounces=self._unattributed_bounces(c, message.id),
                 settle_window=settle_window,
             )
 
@@ -173,3 +174,11 @@ class DiagnosticsStore(StoreBase):
             )
         )
         return bool(c.execute(q).scalar())
+
+    def _unattributed_bounces(self, c: Connection, message_id: int) -> int:
+        q = select(func.count()).where(
+            t.replies.c.message_id == message_id,
+            t.replies.c.recipient_id.is_(None),
+            t.replies.c.kind == ReplyKind.BOUNCE.value,
+        )
+        return int(c.execute(q).scalar_one())
