@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ..clipping import MessageSize
 from ..model import HitKind, Reason, Relation, ReplyKind, TrackingChoice, VerdictClass
+from ..stats import Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,5 +115,7 @@ class Facts:
     inbound_api: bool = False
     #: bounces that came back for this message but could not be tied to one recipient
     unattributed_bounces: int = 0
+    #: the recipient's counters as `stats` shows them (None: computed from `hits` and `replies`)
+    counts: Counts | None = None
     #: seconds a hit's verdict may still change after it arrives
     settle_window: float = 120.0

@@ -52,7 +52,7 @@ def see(facts: Facts) -> Seen:
     hits = tuple(h for h in facts.hits if h.kind is not HitKind.SELF_VIEW)
     settled = [(h.kind, h.link, h.at, h.verdict) for h in hits if h.settled and h.verdict is not None]
     replies = [(counted_reply_kind(r.kind, {"warning": r.warning}), r.at) for r in facts.replies]
-    counts = compute(settled, replies)
+    counts = facts.counts if facts.counts is not None else compute(settled, replies)
     return Seen(
         hits=hits,
         counts=counts,

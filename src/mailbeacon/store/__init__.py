@@ -29,11 +29,11 @@ class Store(
     AccountsStore,
     MessagesStore,
     HitsStore,
+    DiagnosticsStore,
     CountsStore,
     LeasesStore,
     RepliesStore,
     MailboxesStore,
-    DiagnosticsStore,
 ):
     """All of the store's parts on one connection pool."""
 

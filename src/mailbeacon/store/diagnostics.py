@@ -16,7 +16,7 @@ from ..errors import NotFound
 from ..model import HitKind, Message, Reason, Recipient, RecipientField, Relation, ReplyKind, TrackingChoice
 from ..model import VerdictClass as V
 from . import schema as t
-from .base import StoreBase
+from .counts import CountsStore
 from .hits import STATE_SETTLED
 
 #: at most this many hits of one recipient go into the answer (the latest ones)
@@ -62,7 +62,7 @@ def relay_of(outcome: Mapping[str, Any], address: str) -> str | None:
     return "" if address in (relay.get("delivered") or ()) else None
 
 
-class DiagnosticsStore(StoreBase):
+class DiagnosticsStore(CountsStore):
     def why_facts(self, message: Message, recipient: Recipient, *, public_url: str, settle_window: float) -> Facts:
         """The facts for one recipient of `message`. `public_url`: the current tracking address,
         used when the message did not record the one its copies carry."""
@@ -90,6 +90,7 @@ class DiagnosticsStore(StoreBase):
                 mailboxes=self._mailboxes(c, message.user_id),
                 inbound_api=self._inbound_api(c, message.user_id),
                 unattributed_bounces=self._unattributed_bounces(c, message.id),
+                counts=self.counts([recipient.id]).get(recipient.id),
                 settle_window=settle_window,
             )
 
