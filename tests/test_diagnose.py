@@ -698,3 +698,23 @@ def test_every_answer_has_every_item_in_order_and_plain_sentences(
             assert sentence.endswith("."), sentence
             assert not any(re.search(rf"\b{re.escape(c)}\b", sentence) for c in codes if "_" in c or "." in c), sentence
     assert answer.as_json()["checklist"][0]["status"] in ("ok", "problem", "unknown")
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("forward-teams-unfurl-85", "Microsoft Teams's link preview shows the email was probably forwarded or shared."),
+        ("forward-linkedin-unfurl-90", "LinkedIn's link preview shows the email was probably forwarded or shared."),
+        (
+            "forward-microsoft-unfurl-87",
+            "Microsoft 365's link preview shows the email was probably forwarded or shared.",
+        ),
+        ("bing-preview-102", None),  # a search engine's page preview says nothing about a forward
+    ],
+)
+def test_a_forward_is_told_by_chat_and_social_previews_only(name: str, line: str | None) -> None:
+    from why_seeding import end_of, pure_facts, scenario
+
+    sc = scenario(name)
+    notes = {n.code: n.text for n in diagnose(pure_facts(sc), end_of(sc)).notes}
+    assert notes.get("forwarded") == line

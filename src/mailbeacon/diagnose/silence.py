@@ -11,6 +11,7 @@ from ..model import ReplyKind, VerdictClass
 from ..reachability import public_url_issues
 from .answer import Line, Status
 from .facts import Facts
+from .machines import name_of
 from .seen import Seen
 from .wording import after, join, kb, plural, span
 
@@ -100,17 +101,26 @@ def images_blocked(facts: Facts, seen: Seen) -> list[Line]:
     ]
 
 
+#: link previews that mean someone pasted a link from the email into a chat or a social post
+_SHARED_BY = frozenset({"microsoft", "facebook", "twitter", "linkedin", "reddit", "snapchat", "embed"})
+
+
 def forwarded(facts: Facts, seen: Seen) -> list[Line]:
-    previews = [m for m in seen.machines if any(h.verdict is VerdictClass.PREVIEW for h in seen.hits)]
-    names = [m.name for m in previews if m.name.endswith("link preview")]
+    shared = [
+        h
+        for h in seen.hits
+        if h.verdict is VerdictClass.PREVIEW and ("chat_unfurl" in h.codes or h.subtype in _SHARED_BY)
+    ]
+    names = list(dict.fromkeys(name_of(h) for h in shared))
     if not names:
         return []
+    who = join(names)
     return [
         Line(
             None,
             "forwarded",
             Status.OK,
-            f"{join(names)[:1].upper() + join(names)[1:]} shows the email was probably forwarded or shared.",
+            f"{who[:1].upper() + who[1:]} shows the email was probably forwarded or shared.",
             None,
             {"previews": names},
         )
