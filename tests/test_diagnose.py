@@ -358,7 +358,7 @@ problem 5 pixel.never: The tracking pixel has not loaded at all.
 ok 6 own.none: Your browser is paired, and none of the hits were your own views.
 ok 7 machines.none: No machine has touched it.
 ok 8 inferred.no_clicks: No click came in without the pixel loading.
-ok 9 delivery.ok: No bounce came back.
+unknown 9 delivery.unwatched: No bounce has been seen, but your mailbox is not being checked.
 problem 10 mailbox.error: Your mailbox alice@imap.acme.test is failing: LOGIN failed: authentication failed.
     -> Fix its password or server settings; replies are picked up once it connects again.
 ok 10 extension.ok: Your extension is paired; it was last seen 2 hours ago.

@@ -13,7 +13,7 @@ from ..addresses import domain_of
 from ..model import HitKind, Relation, ReplyKind, VerdictClass
 from .answer import Line, Status
 from .facts import Facts
-from .health import extension, iso, mailbox
+from .health import extension, iso, mailbox, watched
 from .seen import Seen, first_at
 from .wording import FAILURE_TODO, after, failure_code, failure_reason, join, plural, times
 
@@ -347,6 +347,9 @@ def bounce(facts: Facts, seen: Seen, now: datetime) -> Line:
         )
     if not facts.mailboxes and not facts.inbound_api:
         return Line(9, "delivery.unseen", UNKNOWN, "No bounce has been seen, but no mailbox is connected to see one.")
+    if facts.mailboxes and not facts.inbound_api and not watched(facts, now):
+        return Line(9, "delivery.unwatched", UNKNOWN, "No bounce has been seen, but your mailbox is not being checked.")
+
     return Line(9, "delivery.ok", OK, "No bounce came back.")
 
 

@@ -18,6 +18,14 @@ MAILBOX_STALE = timedelta(hours=1)
 EXTENSION_QUIET = timedelta(days=14)
 
 
+def watched(facts: Facts, now: datetime) -> bool:
+    """Is a mailbox of the sender being checked successfully (so replies and bounces can be seen)?"""
+    return any(
+        m.state == "connected" and m.last_ok_at is not None and now - m.last_ok_at <= MAILBOX_STALE
+        for m in facts.mailboxes
+    )
+
+
 def mailbox_name(url: str) -> str:
     """'alice@imap.acme.test' for imaps://alice@imap.acme.test:993 (the URL itself if it has no user)."""
     parts = urlsplit(url)
