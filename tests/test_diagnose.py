@@ -718,3 +718,17 @@ def test_a_forward_is_told_by_chat_and_social_previews_only(name: str, line: str
     sc = scenario(name)
     notes = {n.code: n.text for n in diagnose(pure_facts(sc), end_of(sc)).notes}
     assert notes.get("forwarded") == line
+
+
+def test_the_answer_is_pure_no_boundary_library_and_no_clock() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, mailbeacon.diagnose; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert not loaded & {"sqlalchemy", "starlette", "aiosmtpd", "aiosmtplib", "rich", "typer", "psycopg", "httpx"}
+    source = "".join(p.read_text() for p in (Path(__file__).parents[1] / "src/mailbeacon/diagnose").glob("*.py"))
+    assert not re.search(r"\.now\(|time\.time\(|\bopen\(|system_clock", source)
