@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailbeacon.clipping import MessageSize
 from mailbeacon.diagnose import Answer, Facts, Injection, MailboxFact
 from mailbeacon.evaluate import Scenario
 from mailbeacon.model import Relation, ReplyKind, TrackingChoice
@@ -116,11 +115,12 @@ PROBLEMS: dict[str, Case] = {
 }
 
 SILENCE: dict[str, Case] = {
-    "tracking address on loopback": Case("external-reader-14", until=0, facts={"public_url": "http://127.0.0.1:8025"}),
-    "tracking address over plain http": Case("external-reader-14", until=0, facts={"public_url": "http://t.acme.test"}),
-    "over Gmail's clipping size": Case(
-        "external-reader-14", until=0, facts={"size": MessageSize(message=171_000, html=131_000)}
+    "tracking address with a local name": Case(
+        "external-reader-14", until=0, facts={"public_url": "https://mailbeacon.lan"}
     ),
+    "tracking address on loopback": Case("external-reader-14", until=0, facts={"public_url": "http://127.0.0.1:8025"}),
+    "tracking address over plain http": Case("external-reader-14", until=0, facts={"public_url": "http://t.acme.com"}),
+    "over Gmail's clipping size": Case("external-reader-14", until=0, facts={"html_bytes": 131_000}),
     "a bounce for no one recipient": Case("external-reader-14", until=0, facts={"unattributed_bounces": 1}),
     "an out-of-office came back": Case("external-reader-14", until=0, replies=((ReplyKind.AUTO_REPLY, 600),)),
     "hits still being checked": Case("external-reader-14", until=3, pending=2),

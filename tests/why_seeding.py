@@ -23,7 +23,7 @@ from mailbeacon.runtime import Runtime
 from mailbeacon.store import NewRecipient
 
 SCENARIOS = {s.name: s for s in parse((CORPUS / "labelled-hits.jsonl").read_text().splitlines())}
-PUBLIC_URL = "https://t.acme.test"
+PUBLIC_URL = "https://t.acme.com"
 TRACKING: dict[str, Any] = {"opens": True, "clicks": True, "replies": True, "reasons": []}
 SETTLE = 120.0
 #: the sender's mailbox, checked this long before the answer is asked (when healthy)

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from . import rewrite
 from .addresses import domain_of, header_addresses, normalise, relation_of
-from .clipping import measure
 from .errors import AuthError, InvalidInput, NotFound
 from .model import HitKind, RecipientField, Relation, TrackingChoice, TrackMode
 from .switches import choose_tracking, parse_track
@@ -167,18 +166,6 @@ def header_text(value: object) -> str:
         return raw.strip()
 
 
-def _size(prepared: rewrite.Prepared, runtime: Runtime, workspace_id: int) -> dict[str, int]:
-    """The size Gmail measures, on a copy as it will be sent (tracking URLs included; the real
-    copies differ from this one by a few bytes of token)."""
-    try:
-        sample = rewrite.render(
-            prepared, _RecipientUrls(runtime.keyring, runtime.public_url.rstrip("/"), workspace_id, 1, 1)
-        )
-    except Exception:  # rendering is checked again, per recipient, below
-        return {}
-    return measure(sample).as_json()
-
-
 def unusable_reason(raw: bytes, heads: Message) -> str | None:
     """Why `raw` cannot be an email to instrument ("code: detail"), or None. Such a message is
     relayed as it came and the reason is recorded (the "why" answer and `stats` show it)."""
@@ -283,7 +270,6 @@ def instrument(
         "pixel": prepared.pixel,
         "decoy": prepared.decoy,
         "public_url": runtime.public_url,
-        "size": _size(prepared, runtime, workspace.id),
     }
     stored, rows = store.create_message(
         workspace_id=workspace.id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -10,25 +9,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ..diagnose import Answer, Line, Status, diagnose
-from ..errors import NotFound
 from ..model import Message
 from ..runtime import Runtime
-from .base import app, console, print_json, state
+from .base import app, console, print_json, runtime
+from .report import _find
 
 _MARKS = {Status.OK: ("✓", "green"), Status.PROBLEM: ("✗", "red"), Status.UNKNOWN: ("?", "yellow")}
 _PLAIN = {Status.OK: "[ok]", Status.PROBLEM: "[problem]", Status.UNKNOWN: "[unknown]"}
-
-
-def find_message(rt: Runtime, key: str) -> Message:
-    """A message by numeric id or Message-ID (with or without the angle brackets)."""
-    key = key.strip()
-    if key.isdigit():
-        return rt.store.message(int(key))
-    mid = key if key.startswith("<") else f"<{key}>"
-    found = rt.store.messages(rfc_message_id=mid, limit=1)
-    if not found:
-        raise NotFound(f"no tracked message with Message-ID {mid}: `mailbeacon stats` lists the tracked ones")
-    return found[0]
 
 
 def answers(rt: Runtime, message: Message, recipient: str | None) -> list[Answer]:
@@ -41,13 +28,14 @@ def answers(rt: Runtime, message: Message, recipient: str | None) -> list[Answer
 
 @app.command()
 def why(
+    ctx: typer.Context,
     message: Annotated[str, typer.Argument(help="Message-ID or numeric id (see `stats`).")],
     recipient: Annotated[str | None, typer.Argument(help="One recipient's address; default: every one.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Why an email shows these numbers: the troubleshooting checklist for each recipient."""
-    rt = state.runtime()
-    msg = find_message(rt, message)
+    rt = runtime(ctx)
+    (msg, *_) = _find(rt, message, 1)
     result = answers(rt, msg, recipient)
     if as_json:
         print_json([a.as_json() for a in result])
@@ -60,7 +48,7 @@ def why(
         if terminal:
             _rich(a, first=i == 0)
         else:
-            sys.stdout.write(_plain(a, first=i == 0))
+            console.file.write(_plain(a, first=i == 0))
 
 
 def _title(a: Answer) -> str:

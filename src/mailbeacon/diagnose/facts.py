@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..clipping import MessageSize
 from ..model import HitKind, Reason, Relation, ReplyKind, TrackingChoice, VerdictClass
 from ..stats import Counts
 
@@ -87,7 +86,7 @@ class Injection:
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """Everything the answer may use. `switches`/`injection`/`size`/`relay` are None when not stored.
+    """Everything the answer may use. `switches`/`injection`/`html_bytes`/`relay` are None when not stored.
 
     `relay`: "" when the outgoing server accepted the copy for this recipient, its refusal when it
     did not, None when the message did not go through the proxy. `public_url`: the tracking address
@@ -104,7 +103,8 @@ class Facts:
     switches: TrackingChoice | None
     injection: Injection | None
     public_url: str
-    size: MessageSize | None = None
+    #: bytes of the HTML of a copy as sent (what Gmail's clipping counts); None when not recorded
+    html_bytes: int | None = None
     relay: str | None = None
     workspace_domains: tuple[str, ...] = ()
     devices: tuple[DeviceFact, ...] = ()

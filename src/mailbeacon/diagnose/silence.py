@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..clipping import GMAIL_CLIP_BYTES
 from ..model import ReplyKind, VerdictClass
 from ..reachability import public_url_issues
+from ..rewrite.size import GMAIL_CLIP_BYTES, clipped_by_gmail
 from .answer import Line, Status
 from .facts import Facts
 from .machines import name_of
@@ -32,7 +32,7 @@ def reachability(facts: Facts, seen: Seen) -> list[Line]:
     return [
         Line(
             None,
-            f"address.{problem.code}",
+            f"address.{code}",
             status,
             _URL_TEXT[code].format(url=facts.public_url),
             "Give mailbeacon a public https address (setting public_url); it applies to emails sent afterwards.",
@@ -42,18 +42,18 @@ def reachability(facts: Facts, seen: Seen) -> list[Line]:
 
 
 def clipping(facts: Facts, seen: Seen) -> list[Line]:
-    size = facts.size
-    if size is None or not size.clipped_by_gmail:
+    size = facts.html_bytes
+    if size is None or not clipped_by_gmail(size):
         return []
     return [
         Line(
             None,
             "size.gmail_clipped",
             Status.PROBLEM,
-            f"The email is {kb(size.html)}, over Gmail's {kb(GMAIL_CLIP_BYTES)} limit: Gmail cuts it short, "
-            "and the pixel may be cut off with it.",
+            f"The email is {kb(size)} of HTML, over Gmail's {kb(GMAIL_CLIP_BYTES)} limit: Gmail cuts it short "
+            "and hides the rest behind a link.",
             "Keep emails under 100 KB: fewer embedded images, less formatting.",
-            {"html_bytes": size.html, "message_bytes": size.message, "gmail_limit_bytes": GMAIL_CLIP_BYTES},
+            {"html_bytes": size, "gmail_limit_bytes": GMAIL_CLIP_BYTES},
         )
     ]
 

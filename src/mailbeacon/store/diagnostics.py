@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, func, select
 
-from ..clipping import MessageSize
 from ..diagnose.facts import DeviceFact, Facts, HitFact, Injection, MailboxFact, ReplyFact
 from ..errors import NotFound
 from ..model import HitKind, Message, Reason, Recipient, RecipientField, Relation, ReplyKind, TrackingChoice
@@ -51,6 +50,10 @@ def injection_of(outcome: Mapping[str, Any], links: int) -> Injection | None:
     )
 
 
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def relay_of(outcome: Mapping[str, Any], address: str) -> str | None:
     """ "" when the outgoing server took the copy for `address`, its refusal if not, None if unknown."""
     relay = outcome.get("relay")
@@ -81,7 +84,7 @@ class DiagnosticsStore(CountsStore):
                 switches=switches_of(message.tracking),
                 injection=injection_of(message.outcome, message.links),
                 public_url=str(message.outcome.get("public_url") or public_url),
-                size=MessageSize.from_outcome(message.outcome),
+                html_bytes=_int(message.outcome.get("html_bytes")),
                 relay=relay_of(message.outcome, recipient.address),
                 workspace_domains=tuple(domains or ()),
                 devices=self._devices(c, message.user_id),
