@@ -164,7 +164,7 @@ ok 3 injection.done: The email carries a tracking pixel and 3 tracked links.
 ok 4 recipient.external: pm@slack-user.example is outside your workspace: opens, clicks and replies count.
 ok 5 pixel.loaded: The pixel loaded 3 times, all by people.
 ok 6 own.none: Your browser is paired, and none of the hits were your own views.
-ok 7 machines.some: 4 of 10 hits came from machines and are not counted: Slack's link preview.
+ok 7 machines.some: 5 of 11 hits came from machines and are not counted: Slack's link preview.
 ok 8 inferred.none: They clicked, and the pixel loaded for them too.
 ok 9 delivery.ok: No bounce came back.
 ok 10 mailbox.ok: Your mailbox alice@imap.acme.test is connected; it was last checked 5 minutes ago.
@@ -315,7 +315,7 @@ ok 10 extension.ok: Your extension is paired; it was last seen 2 hours ago.
 """,
     "9 bounced after a gateway scanned it": """\
 Not opened, no clicks and no reply.
-problem - machines.bounced: Microsoft's link scanner fetched it and clicked 5 links 46 seconds after sending, but the email bounced: nobody read it.
+problem - machines.bounced: Microsoft's link scanner fetched it and clicked 5 links 35 seconds after sending, but the email bounced: nobody read it.
     -> Check the address and send it again.
 ok 1 preferences.on: Your preferences allowed tracking opens, clicks and replies.
 ok 2 composer.on: Tracking was not switched off for this email.

@@ -226,9 +226,12 @@ def test_why_prints_every_line_with_its_mark(seeded_cli: tuple[Run, Message]) ->
     code, out, err = cli("why", str(message.id))
     assert code == 0 and err == ""
     assert out.startswith("nobody@enterprise-x.example - bounced-but-scanned-125 (message 1)\n")
-    assert "[problem] Microsoft's link scanner fetched it and clicked 5 links 46 seconds after sending" in out
-    assert "[problem] 9. A bounce came back 6 minutes after sending.\n" in out
     golden = GOLDEN_PROBLEMS["9 bounced after a gateway scanned it"].splitlines()[1:]
+    for g in golden:  # every line but item 10's (the mailbox's last check depends on the real clock)
+        status, item, rest = g.split(" ", 2)
+        if g[0] != " " and item != "10":
+            number = "" if item == "-" else f"{item}. "
+            assert f"[{status}] {number}{rest.split(': ', 1)[1]}\n" in out, g
     assert out.count("\n[") == sum(1 for g in golden if g[0] != " ")
 
 
