@@ -573,6 +573,7 @@ def _hit(
         (_hit(VerdictClass.PREVIEW, "chat_unfurl", subtype="slack"), "Slack's link preview"),
         (_hit(VerdictClass.PREVIEW, "link_preview", subtype="newcomer"), "a link preview"),
         (_hit(VerdictClass.SCANNER, "decoy_link"), "a security scanner"),
+        (_hit(VerdictClass.SCANNER, "unknown_tool", "network_microsoft"), "an automated tool"),
         (_hit(VerdictClass.MACHINE_OPEN, "gmail_prefetch", kind=HitKind.OPEN), "Gmail's image prefetch"),
     ],
 )

@@ -56,6 +56,7 @@ NAMES: tuple[tuple[str, str, str], ...] = (
     ("code",    "head_request",           "a link checker"),
     ("code",    "http_library",           "a script"),
     ("code",    "headless_browser",       "an automated browser"),
+    ("code",    "unknown_tool",           "an automated tool"),
     *(("subtype", key, f"{name}'s link preview") for key, name in _PREVIEWS.items()),
     ("code",    "network_microsoft",      "Microsoft's link scanner"),
     ("code",    "network_scanner_vendor", "an email-security gateway"),
