@@ -378,3 +378,23 @@ async def test_a_refusal_at_the_upstream_is_explained(
     answer = await asyncio.to_thread(_why, rt, message, rt.store.recipient_of(message.id, "bob@client.example"))
     status, text = _lines(answer)["delivery.refused"]
     assert status == "problem" and "550 5.1.1" in text and "Recipient address rejected" in text
+
+
+def test_stats_says_which_emails_went_out_untracked_and_why(cli: Run, sqlite_url: str, tmp_path: Path) -> None:
+    rt = Runtime.open(make_settings(tmp_path, sqlite_url), clock=FakeClock())
+    try:
+        _account(rt)
+        instrument(rt, b"\x00\x01 junk\r\n", sender="alice@acme.test", recipients=["bob@client.example"])
+        signed = (CORPUS / "eml/malformed/flanker-signed.eml").read_bytes()
+        instrument(rt, signed, sender="alice@acme.test", recipients=["bob@client.example"])
+        instrument(rt, _html_message("<p>x</p>"), sender="alice@acme.test", recipients=["bob@client.example"])
+    finally:
+        rt.close()
+    code, out, _ = cli("stats")
+    assert code == 0
+    assert out.count("Sent as written, nothing tracked:") == 2
+    assert "Sent as written, nothing tracked: it holds binary data, not the text of an email.\n" in out
+    assert "nothing tracked: it is signed, and changing it would break the signature.\n" in out
+    code, out, _ = cli("stats", "--json")
+    untracked = [m["untracked"] for m in json.loads(out)]
+    assert untracked[0] is None and all(untracked[1:])  # newest first: the HTML email was tracked

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from .diagnose.wording import failure_reason
 from .model import Message, ReplyKind
 from .rewrite import clipped_by_gmail
 from .stats import message_view, recipient_view
@@ -43,12 +44,19 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
         "tracking_off": [REASONS.get(str(code), str(code)) for code in _codes(message.tracking.get("reasons"))],
         "delivery": delivery(message.outcome, len(recipients)),
         "outcome": dict(message.outcome),
+        "untracked": _untracked(message.outcome),
         "pending_hits": sum(sum(p.values()) for p in provisional.values()),
         "html_bytes": size,
         "clipped_by_gmail": clipped_by_gmail(size),
         "totals": message_view(views),
         "recipients": views,
     }
+
+
+def _untracked(outcome: Mapping[str, object]) -> str | None:
+    """Why the message went out as written, nothing tracked (None when it was instrumented)."""
+    failure = outcome.get("failure")
+    return f"Sent as written, nothing tracked: {failure_reason(failure)}." if isinstance(failure, str) else None
 
 
 def _codes(value: object) -> list[object]:

@@ -131,6 +131,8 @@ def _message_lines(r: dict[str, Any], now: datetime, settle: int) -> None:
         line(console, f"  id {r['id']}  {r['message_id']}  sent {when(r['sent_at'], now)}")
     if sent["state"] == "partly_sent":
         line(console, f"  {sent['text']}")
+    if r["untracked"]:
+        line(console, f"  {r['untracked']}")
     if r["clipped_by_gmail"]:
         line(
             console,
