@@ -87,12 +87,12 @@ class DiagnosticsStore(CountsStore):
                 html_bytes=_int(message.outcome.get("html_bytes")),
                 relay=relay_of(message.outcome, recipient.address),
                 workspace_domains=tuple(domains or ()),
-                devices=self._devices(c, message.user_id),
-                hits=self._hits(c, recipient.id),
-                replies=self._replies(c, recipient.id),
-                mailboxes=self._mailboxes(c, message.user_id),
-                inbound_api=self._inbound_api(c, message.user_id),
-                unattributed_bounces=self._unattributed_bounces(c, message.id),
+                devices=self._why_devices(c, message.user_id),
+                hits=self._why_hits(c, recipient.id),
+                replies=self._why_replies(c, recipient.id),
+                mailboxes=self._why_mailboxes(c, message.user_id),
+                inbound_api=self._why_inbound_api(c, message.user_id),
+                unattributed_bounces=self._why_unattributed_bounces(c, message.id),
                 counts=self.counts([recipient.id]).get(recipient.id),
                 settle_window=settle_window,
             )
@@ -109,7 +109,7 @@ class DiagnosticsStore(CountsStore):
         names = ", ".join(r.address for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
         raise NotFound(f"{address} is not a recipient of message {message_id} (its recipients: {names or 'none'})")
 
-    def _hits(self, c: Connection, recipient_id: int) -> tuple[HitFact, ...]:
+    def _why_hits(self, c: Connection, recipient_id: int) -> tuple[HitFact, ...]:
         q = (
             select(
                 t.hits.c.kind,
@@ -141,7 +141,7 @@ class DiagnosticsStore(CountsStore):
         ]
         return tuple(reversed(out))
 
-    def _replies(self, c: Connection, recipient_id: int) -> tuple[ReplyFact, ...]:
+    def _why_replies(self, c: Connection, recipient_id: int) -> tuple[ReplyFact, ...]:
         q = select(t.replies).where(t.replies.c.recipient_id == recipient_id).order_by(t.replies.c.at)
         out = []
         for r in c.execute(q):
@@ -159,7 +159,7 @@ class DiagnosticsStore(CountsStore):
             )
         return tuple(out)
 
-    def _devices(self, c: Connection, user_id: int) -> tuple[DeviceFact, ...]:
+    def _why_devices(self, c: Connection, user_id: int) -> tuple[DeviceFact, ...]:
         q = (
             select(t.devices)
             .where(t.devices.c.user_id == user_id, t.devices.c.revoked_at.is_(None))
@@ -167,11 +167,11 @@ class DiagnosticsStore(CountsStore):
         )
         return tuple(DeviceFact(d.public_id, d.kind, d.name, d.created_at, d.last_seen_at) for d in c.execute(q))
 
-    def _mailboxes(self, c: Connection, user_id: int) -> tuple[MailboxFact, ...]:
+    def _why_mailboxes(self, c: Connection, user_id: int) -> tuple[MailboxFact, ...]:
         q = select(t.mailboxes).where(t.mailboxes.c.user_id == user_id).order_by(t.mailboxes.c.id)
         return tuple(MailboxFact(m.id, m.url, m.state, m.last_ok_at, m.last_error) for m in c.execute(q))
 
-    def _inbound_api(self, c: Connection, user_id: int) -> bool:
+    def _why_inbound_api(self, c: Connection, user_id: int) -> bool:
         q = select(
             exists().where(
                 t.replies.c.message_id == t.messages.c.id, t.messages.c.user_id == user_id, t.replies.c.source == "api"
@@ -179,7 +179,7 @@ class DiagnosticsStore(CountsStore):
         )
         return bool(c.execute(q).scalar())
 
-    def _unattributed_bounces(self, c: Connection, message_id: int) -> int:
+    def _why_unattributed_bounces(self, c: Connection, message_id: int) -> int:
         q = select(func.count()).where(
             t.replies.c.message_id == message_id,
             t.replies.c.recipient_id.is_(None),
