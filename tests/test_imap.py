@@ -389,7 +389,7 @@ async def test_restarts_miss_nothing_and_double_nothing(runtime: Runtime, clock:
     assert runtime.store.mailbox(box).state == "connected"
 
 
-async def wait_for(condition: Callable[[], bool], limit: float = 30.0) -> None:
+async def wait_for(condition: Callable[[], bool], limit: float = 90.0) -> None:
     """Wait for an effect of real I/O (the watcher talking to Dovecot), up to `limit` seconds."""
     deadline = time.monotonic() + limit
     while not condition():
