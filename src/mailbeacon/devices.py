@@ -7,19 +7,64 @@ beacon says "device D is showing the message behind tracking token T now, at tim
     sig = base64url(HMAC-SHA256(secret, "D|T|TS"))
 
 The server accepts it when the signature checks out, TS is within `MAX_SKEW` seconds of its
-clock, and D is a non-revoked device of the message's sender.
+clock, and D is a non-revoked device of the message's sender. The extension's heartbeat is
+signed the same way with the word `heartbeat` in the token's place.
+
+A device is paired without a password through a one-time pairing code: short-lived, stored
+hashed, used up by the exchange; failed exchanges are limited per client address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+import math
+import secrets
+import threading
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
 
+from .model import Clock
 from .tokens import Keyring, b64decode, b64encode
 
 MAX_SKEW = 300
 SECRET_PURPOSE = "device-secret"
+HEARTBEAT = "heartbeat"
+PAIRING_CODE_LIFETIME = timedelta(minutes=10)
+
+
+def new_pairing_code() -> str:
+    """A one-time code like `3F9A-07C2-B1E4` (48 random bits: with the exchange limited to a
+    few failures per client and the code living minutes, not guessable)."""
+    return "-".join(secrets.token_hex(2).upper() for _ in range(3))
+
+
+class PairingLimiter:
+    """At most `limit` failed code exchanges per client address in `window` seconds."""
+
+    def __init__(self, clock: Clock, *, limit: int = 10, window: float = 600.0, max_keys: int = 10_000) -> None:
+        self.clock, self.limit, self.window, self.max_keys = clock, limit, window, max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> int:
+        """Seconds before this client may try again (0: go ahead)."""
+        now = self.clock().timestamp()
+        with self._lock:
+            times = self._failures.get(client)
+            if times is None or len(times) < self.limit:
+                return 0
+            left = times[0] + self.window - now
+        return math.ceil(left) if left > 0 else 0
+
+    def failed(self, client: str) -> None:
+        now = self.clock().timestamp()
+        with self._lock:
+            times = self._failures.pop(client, None) or deque(maxlen=self.limit)
+            times.append(now)
+            self._failures[client] = times
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
 
 
 def device_secret(keyring: Keyring, public_id: str) -> str:

@@ -223,6 +223,11 @@ class Device:
     created_at: datetime
     last_seen_at: datetime | None = None
     revoked_at: datetime | None = None
+    #: the browser extension's own report: webmail sites it may read (None: never reported),
+    #: when it reported, when it last acted (sent a self-view beacon)
+    sites: tuple[str, ...] | None = None
+    reported_at: datetime | None = None
+    last_acted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..addresses import normalise
-from ..devices import device_secret
+from ..devices import PAIRING_CODE_LIFETIME, device_secret, new_pairing_code
 from ..errors import InvalidInput
 from ..passwords import hash_password, new_api_token, new_password
 from ..tokens import generate_key
@@ -252,6 +252,28 @@ def device_add(
             console.print(f"{k}: {v}", highlight=False)
 
 
+@device_app.command("pair-code")
+def device_pair_code(
+    ctx: typer.Context,
+    email: str,
+    kind: Annotated[str, typer.Option(help="extension, dashboard or other")] = "extension",
+    name: Annotated[str, typer.Option(help="The device's name (the device may send its own).")] = "",
+) -> None:
+    """Make a one-time pairing code (valid 10 minutes) to type into the browser extension."""
+    rt = runtime(ctx)
+    if kind not in ("extension", "dashboard", "other"):
+        raise InvalidInput("kind must be extension, dashboard or other")
+    user = rt.store.user(normalise(email))
+    code = new_pairing_code()
+    now = rt.clock()
+    rt.store.add_pairing_code(user.id, code, kind, name or kind, now, now + PAIRING_CODE_LIFETIME)
+    minutes = int(PAIRING_CODE_LIFETIME.total_seconds() // 60)
+    console.print(
+        f"One-time pairing code for {user.email}, valid {minutes} minutes, for the extension's options page: {code}",
+        highlight=False,
+    )
+
+
 @device_app.command("list")
 def device_list(ctx: typer.Context, email: str) -> None:
     """List a user's paired devices."""
@@ -260,12 +282,19 @@ def device_list(ctx: typer.Context, email: str) -> None:
     now = rt.clock()
     print_rows(
         console,
-        ["device", "kind", "name", "paired", "last seen"],
+        ["device", "kind", "name", "paired", "last seen", "sites"],
         [
-            [d.public_id, d.kind, d.name, when(d.created_at, now), when(d.last_seen_at, now)]
+            [
+                d.public_id,
+                d.kind,
+                d.name,
+                when(d.created_at, now),
+                when(d.last_seen_at, now),
+                "not reported" if d.sites is None else ", ".join(d.sites) or "none",
+            ]
             for d in rt.store.devices(user.id)
         ],
-        fold=("name",),
+        fold=("name", "sites"),
     )
 
 

@@ -29,6 +29,9 @@ def _device(row: Row[Any]) -> Device:
         created_at=row.created_at,
         last_seen_at=row.last_seen_at,
         revoked_at=row.revoked_at,
+        sites=tuple(row.sites) if row.sites is not None else None,
+        reported_at=row.reported_at,
+        last_acted_at=row.last_acted_at,
     )
 
 
@@ -218,6 +221,31 @@ class AccountsStore(StoreBase):
             c.execute(update(t.api_tokens).where(t.api_tokens.c.token_hash == h).values(last_used_at=now))
         return self.user(int(uid))
 
+    # -- pairing codes ------------------------------------------------------------------------
+
+    def add_pairing_code(self, user_id: int, code: str, kind: str, name: str, now: datetime, until: datetime) -> None:
+        with self.tx() as c:
+            c.execute(
+                insert(t.pairing_codes).values(
+                    code_hash=token_hash(code), user_id=user_id, kind=kind, name=name, created_at=now, expires_at=until
+                )
+            )
+
+    def use_pairing_code(self, code: str, now: datetime) -> tuple[int, str, str] | None:
+        """(user id, kind, name) of an unused, unexpired code, which is used up by this; else None."""
+        h = token_hash(code)
+        pc = t.pairing_codes.c
+        with self.tx() as c:
+            row = c.execute(
+                select(t.pairing_codes).where(pc.code_hash == h, pc.used_at.is_(None), pc.expires_at > now)
+            ).first()
+            if row is None:
+                return None
+            n = c.execute(update(t.pairing_codes).where(pc.id == row.id, pc.used_at.is_(None)).values(used_at=now))
+            if not n.rowcount:
+                return None
+        return int(row.user_id), str(row.kind), str(row.name)
+
     # -- devices ------------------------------------------------------------------------------
 
     def add_device(self, user_id: int, kind: str, name: str, now: datetime) -> Device:
@@ -242,9 +270,23 @@ class AccountsStore(StoreBase):
         with self.read() as c:
             return [_device(r) for r in c.execute(q)]
 
-    def touch_device(self, public_id: str, now: datetime) -> None:
+    def touch_device(self, public_id: str, now: datetime, *, acted: bool = False) -> None:
+        """The device was seen now (`acted`: it sent a self-view beacon)."""
+        values: dict[str, Any] = {"last_seen_at": now}
+        if acted:
+            values["last_acted_at"] = now
         with self.tx() as c:
-            c.execute(update(t.devices).where(t.devices.c.public_id == public_id).values(last_seen_at=now))
+            c.execute(update(t.devices).where(t.devices.c.public_id == public_id).values(**values))
+
+    def report_device(
+        self, public_id: str, now: datetime, sites: Sequence[str], last_acted_at: datetime | None
+    ) -> None:
+        """Store what the extension says about itself (a heartbeat, or with a beacon)."""
+        values: dict[str, Any] = {"sites": sorted(set(sites)), "reported_at": now, "last_seen_at": now}
+        if last_acted_at is not None:
+            values["last_acted_at"] = last_acted_at
+        with self.tx() as c:
+            c.execute(update(t.devices).where(t.devices.c.public_id == public_id).values(**values))
 
     def revoke_device(self, public_id: str, now: datetime) -> None:
         with self.tx() as c:

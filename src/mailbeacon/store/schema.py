@@ -122,6 +122,19 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime, nullable=True),
 )
 
+pairing_codes = Table(  # one-time codes a device exchanges for its credentials (stored hashed)
+    "pairing_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
 devices = Table(
     "devices",
     metadata,
@@ -133,6 +146,10 @@ devices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # what the browser extension last reported: the webmail sites it may read, when it last acted
+    Column("sites", JSON, nullable=True),
+    Column("reported_at", UTCDateTime, nullable=True),
+    Column("last_acted_at", UTCDateTime, nullable=True),
 )
 
 messages = Table(

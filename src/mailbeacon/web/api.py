@@ -198,7 +198,7 @@ async def self_view(request: Request) -> Response:
     written = intake.written()
     if written is not None:
         await written
-    await asyncio.to_thread(rt.store.touch_device, device_id, now)
+    await asyncio.to_thread(lambda: rt.store.touch_device(device_id, now, acted=True))
     return Response(status_code=204, headers=CORS)
 
 

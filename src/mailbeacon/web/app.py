@@ -16,7 +16,7 @@ from starlette.routing import Route
 from ..errors import AuthError, Conflict, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..runtime import Runtime
-from . import api, inbound
+from . import api, extension, inbound
 from .auth import CHALLENGE
 from .tracking import TrackingApp
 
@@ -26,8 +26,11 @@ ROUTES = [
     Route("/healthz", api.healthz, methods=["GET"]),
     Route("/api/v1/devices", api.pair_device, methods=["POST"]),
     Route("/api/v1/devices", api.list_devices, methods=["GET"]),
+    Route("/api/v1/devices/pair", extension.pair_with_code, methods=["POST", "OPTIONS"]),
+    Route("/api/v1/devices/heartbeat", extension.heartbeat, methods=["POST", "OPTIONS"]),
     Route("/api/v1/devices/{device_id}", api.revoke_device, methods=["DELETE"]),
     Route("/api/v1/self-view", api.self_view, methods=["POST", "OPTIONS"]),
+    Route("/api/v1/self-view/check", extension.token_check, methods=["POST", "OPTIONS"]),
     Route("/api/v1/messages", api.list_messages, methods=["GET"]),
     Route("/api/v1/messages/{message_id}", api.get_message, methods=["GET"]),
     Route("/api/v1/messages/{message_id}/hits", api.get_message_hits, methods=["GET"]),

@@ -1,0 +1,180 @@
+"""The browser extension's server side: one-time pairing codes (CLI and exchange), whose token
+(the device's workspace / its user's message, nothing else), and the extension's heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import FakeClock, Run
+from mailbeacon.devices import HEARTBEAT, PAIRING_CODE_LIFETIME, PairingLimiter, new_pairing_code, sign_beacon
+from mailbeacon.intake import Intake
+from mailbeacon.passwords import hash_password
+from mailbeacon.runtime import Runtime
+from mailbeacon.web.app import create_app
+from seeding import PASSWORD, Seeded, open_token, seed_message
+
+BOB = "bob@client.example"
+
+
+class World:
+    def __init__(self, rt: Runtime, client: httpx.AsyncClient, seeded: Seeded) -> None:
+        self.rt, self.client, self.seeded = rt, client, seeded
+
+    def code(self, email: str = "alice@acme.test") -> str:
+        code = new_pairing_code()
+        now = self.rt.clock()
+        user = self.rt.store.user(email)
+        self.rt.store.add_pairing_code(user.id, code, "extension", "extension", now, now + PAIRING_CODE_LIFETIME)
+        return code
+
+    async def pair(self, email: str = "alice@acme.test") -> dict[str, str]:
+        r = await self.client.post("/api/v1/devices/pair", json={"code": self.code(email), "name": "Chromium"})
+        assert r.status_code == 201, r.text
+        self.client.cookies.clear()
+        return r.json()  # type: ignore[no-any-return]
+
+    def signed(self, dev: dict[str, str], signed: str, **extra: object) -> dict[str, object]:
+        ts = int(self.rt.clock().timestamp())
+        return {
+            "device": dev["device_id"],
+            "ts": ts,
+            "sig": sign_beacon(dev["secret"], dev["device_id"], signed, ts),
+        } | extra
+
+
+@pytest.fixture
+async def world(runtime: Runtime, tmp_path: Path) -> AsyncIterator[World]:
+    intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
+    intake.start(asyncio.get_running_loop())
+    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
+        yield World(runtime, client, seed_message(runtime))
+    await intake.stop()
+
+
+def test_the_cli_prints_a_code_as_its_last_word_and_stores_it_hashed(cli: Run, sqlite_url: str) -> None:
+    assert cli("workspace", "add", "acme", "--domain", "acme.test")[0] == 0
+    assert cli("user", "add", "alice@acme.test", "--workspace", "acme")[0] == 0
+    code, out, err = cli("device", "pair-code", "alice@acme.test")
+    assert code == 0, err
+    word = out.split()[-1]
+    assert len(word) == 14 and word.count("-") == 2, out
+    assert "10 minutes" in out and "alice@acme.test" in out
+    db = Path(sqlite_url.removeprefix("sqlite:///")).read_bytes()
+    assert word.encode() not in db  # only its hash is stored
+    assert hashlib.sha256(word.encode()).hexdigest().encode() in db
+
+
+async def test_a_code_pairs_once(world: World) -> None:
+    code = world.code()
+    r = await world.client.post("/api/v1/devices/pair", json={"code": code.lower(), "name": "Work Chrome"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["device_id"].startswith("dv_") and body["secret"] and body["user"] == "alice@acme.test"
+    assert r.headers["access-control-allow-origin"] == "*"
+    (dev,) = world.rt.store.devices(world.seeded.user.id)
+    assert (dev.kind, dev.name) == ("extension", "Work Chrome")
+    again = await world.client.post("/api/v1/devices/pair", json={"code": code})
+    assert again.status_code == 401
+    assert "unknown, used or expired" in again.json()["error"]
+
+
+async def test_an_expired_code_is_refused(world: World) -> None:
+    code = world.code()
+    assert isinstance(world.rt.clock, FakeClock)
+    world.rt.clock.advance(PAIRING_CODE_LIFETIME.total_seconds() + 1)
+    r = await world.client.post("/api/v1/devices/pair", json={"code": code})
+    assert r.status_code == 401
+    assert world.rt.store.devices(world.seeded.user.id) == []
+
+
+async def test_guessing_codes_is_limited_per_client(world: World) -> None:
+    for _ in range(10):
+        r = await world.client.post("/api/v1/devices/pair", json={"code": new_pairing_code()})
+        assert r.status_code == 401
+    r = await world.client.post("/api/v1/devices/pair", json={"code": world.code()})  # even a good one
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) > 0
+    assert isinstance(world.rt.clock, FakeClock)
+    world.rt.clock.advance(601)
+    r = await world.client.post("/api/v1/devices/pair", json={"code": world.code()})
+    assert r.status_code == 201
+
+
+def test_the_limiter_forgets_the_oldest_clients() -> None:
+    clock = FakeClock()
+    lim = PairingLimiter(clock, limit=2, window=60, max_keys=3)
+    for c in ("a", "a", "b", "c", "d"):
+        lim.failed(c)
+    assert lim.wait("a") == 0  # dropped (least recently used) when "d" came
+    lim.failed("d")
+    assert lim.wait("d") == 60
+    clock.advance(30)
+    assert lim.wait("d") == 30
+
+
+async def test_whose_token_says_workspace_and_sender_and_nothing_else(world: World) -> None:
+    rt = world.rt
+    alice = await world.pair()
+    colleague = rt.store.create_user(world.seeded.workspace.id, "carol@acme.test", hash_password(PASSWORD), rt.clock())
+    theirs = seed_message(rt, user=colleague)
+    other_ws = rt.store.create_workspace("globex", ["globex.test"], rt.clock())
+    stranger = rt.store.create_user(other_ws.id, "eve@globex.test", hash_password(PASSWORD), rt.clock())
+    foreign = seed_message(rt, user=stranger)
+    cases = [
+        (open_token(rt, world.seeded, BOB), {"workspace": True, "sender": True}),
+        (open_token(rt, theirs, BOB) + ".gif", {"workspace": True, "sender": False}),
+        (open_token(rt, foreign, BOB), {"workspace": False, "sender": False}),
+        ("not-a-token", {"workspace": False, "sender": False}),
+    ]
+    for token, expect in cases:
+        r = await world.client.post(
+            "/api/v1/self-view/check", json=world.signed(alice, token.removesuffix(".gif"), token=token)
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == expect
+    # unsigned, badly signed, or by an unpaired device: refused
+    token = open_token(rt, world.seeded, BOB)
+    bad = world.signed(alice, token, token=token) | {"sig": "AAAA"}
+    assert (await world.client.post("/api/v1/self-view/check", json=bad)).status_code == 401
+    assert (await world.client.post("/api/v1/self-view/check", json={"token": token})).status_code == 401
+    rt.store.revoke_device(alice["device_id"], rt.clock())
+    r = await world.client.post("/api/v1/self-view/check", json=world.signed(alice, token, token=token))
+    assert r.status_code == 401 and "unpaired" in r.json()["error"]
+
+
+async def test_the_heartbeat_is_stored_on_the_device(world: World) -> None:
+    rt = world.rt
+    dev = await world.pair()
+    acted = int(rt.clock().timestamp()) - 3 * 86400
+    body = world.signed(dev, HEARTBEAT, sites=["mail.google.com", "Outlook.Office.com"], last_acted=acted)
+    r = await world.client.post("/api/v1/devices/heartbeat", json=body)
+    assert r.status_code == 204, r.text
+    d = rt.store.device(dev["device_id"])
+    assert d.sites == ("mail.google.com", "outlook.office.com")
+    assert d.reported_at == rt.clock() and d.last_seen_at == rt.clock()
+    assert d.last_acted_at is not None and rt.clock() - d.last_acted_at == timedelta(days=3)
+    # signed over another word, or with sites that are not host names: refused, nothing changed
+    assert (
+        await world.client.post("/api/v1/devices/heartbeat", json=world.signed(dev, "x", sites=[]))
+    ).status_code == 401
+    r = await world.client.post("/api/v1/devices/heartbeat", json=world.signed(dev, HEARTBEAT, sites=["<script>"]))
+    assert r.status_code == 400
+    assert rt.store.device(dev["device_id"]).sites == ("mail.google.com", "outlook.office.com")
+
+
+async def test_a_beacon_marks_when_the_device_last_acted(world: World) -> None:
+    rt = world.rt
+    dev = await world.pair()
+    assert rt.store.device(dev["device_id"]).last_acted_at is None
+    token = open_token(rt, world.seeded, BOB)
+    r = await world.client.post("/api/v1/self-view", json=world.signed(dev, token, token=token))
+    assert r.status_code == 204, r.text
+    assert rt.store.device(dev["device_id"]).last_acted_at == rt.clock()
