@@ -171,6 +171,8 @@ async def test_three_recipients_three_copies(
     assert all(k.lower() != "bcc" for k, _ in visible[0])
     [message] = rt.store.messages()
     assert message.source == "smtp" and message.links == 9 and message.rfc_message_id in dict(visible[0]).values()
+    # the submitting client's address: evidence of the sender's own network (rule sender_network)
+    assert rt.store.message_info(message.id).sender_networks == {"127.0.0.1"}
     tokens = [set(TOKEN.findall(html_part(d.message()))) for d in got]
     assert not tokens[0] & tokens[1] and not tokens[1] & tokens[2]
     for d, found in zip(got, tokens, strict=True):

@@ -2,7 +2,7 @@
 
 Input: one scenario per line (JSON), see docs/classification.md ("Labelled traffic"):
 `{"scenario", "message": {"sent_at", "sender", "workspace_domains", "workspace_members",
-"sender_addresses", "sender_devices", "links", "decoy_link"}, "recipient", "events": [...],
+"sender_addresses", "sender_devices", "sender_networks", "links", "decoy_link"}, "recipient", "events": [...],
 "expect_counts": {...}}`. Events are `open`, `click` (with `link`), `decoy`, `self_view` (a
 beacon, no `expect`) and optionally `reply` / `auto_reply` / `bounce`. Each hit is classified with
 full knowledge of the scenario (settled semantics: `classify` itself ignores hits after

@@ -188,6 +188,7 @@ def instrument(
     recipients: Sequence[str] | None = None,
     track: TrackMode | str | None = None,
     source: str = "python",
+    submitted_from: str | None = None,
 ) -> Instrumented:
     """Record `message` and make one tracked copy per recipient.
 
@@ -197,6 +198,7 @@ def instrument(
       `X-Mailbeacon-Track` header, if any (always removed from the copies).
     Raises `InvalidInput` for unusable input (no recipients, bad addresses) and
     `StoreUnavailable` when the database cannot record the message; never for malformed mail.
+    - `submitted_from`: the client address that submitted it (the SMTP proxy): the sender's network.
     """
     from .store import NewRecipient  # the store (SQLAlchemy) loads only when mail is sent
 
@@ -288,6 +290,7 @@ def instrument(
         },
         outcome=outcome,
         source=source,
+        submitted_from=submitted_from,
         recipients=[
             NewRecipient(
                 address=a,

@@ -156,6 +156,8 @@ class MessageInfo:
     links: int
     decoy_link: int | None = None
     sender_devices: frozenset[str] = frozenset()
+    #: client addresses that submitted this message and the sender's later ones (SMTP proxy)
+    sender_networks: frozenset[str] = frozenset()
     sender_addresses: frozenset[str] = frozenset()
     workspace_domains: frozenset[str] = frozenset()
     workspace_members: frozenset[str] = frozenset()

@@ -1,7 +1,7 @@
 """The labelled-scenario format of `mailbeacon eval` (one JSON object per line), parsed into hits.
 
 `{"scenario", "message": {"sent_at", "sender", "workspace_domains", "workspace_members",
-"sender_addresses", "sender_devices", "links", "decoy_link"}, "recipient", "events": [...],
+"sender_addresses", "sender_devices", "sender_networks", "links", "decoy_link"}, "recipient", "events": [...],
 "expect_counts": {...}, "peers": [...]}` — see docs/classification.md ("Labelled traffic"). Every error names the
 input line (and the event). Pure.
 """
@@ -183,6 +183,7 @@ def parse_scenario(text: str, line: int) -> Scenario:
         links=links,
         decoy_link=ln.integer(decoy, "'message.decoy_link'") if decoy is not None else None,
         sender_devices=ln.strings(msg.get("sender_devices"), "'message.sender_devices'"),
+        sender_networks=ln.strings(msg.get("sender_networks"), "'message.sender_networks'"),
         sender_addresses=frozenset(a.lower() for a in sender_addresses),
         workspace_domains=domains,
         workspace_members=members,

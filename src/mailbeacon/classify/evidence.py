@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from ..model import ClassifyContext, Hit, HitKind
+from ..model import ClassifyContext, Hit, HitKind, Relation
 from .agents import Agent, describe
 from .behaviour import Behaviour
 from .catalog import HOSTING, NETWORKS, SERVER_NETWORKS, Signatures
@@ -97,6 +97,17 @@ class Evidence(Behaviour):
 
     def s_paired_device(self) -> bool:
         return self._is_sender_device(self.hit)
+
+    def s_sender_network(self) -> bool:
+        """From an address the sender submitted this email (or a later one) from through the SMTP
+        proxy — the sender's own network — and the recipient is not a colleague (who may share
+        the office's address)."""
+        if not self.hit.ip or self.hit.ip not in self.msg.sender_networks:
+            return False
+        if self.ctx.relation is Relation.COLLEAGUE:
+            return False
+        self.values["submitted_ip"] = self.hit.ip
+        return True
 
     def s_self_view_recent(self) -> bool:
         if self.hit.kind is not HitKind.OPEN:

@@ -70,6 +70,11 @@ _TABLE: tuple[tuple[str, VerdictClass | None, str | None, str, tuple[HitKind, ..
      "a HEAD request: a link checker probing the URL (people's browsers use GET)"),
     ("browser_prefetch",       MO,   "browser_prefetch", "prefetch_header",                             ANY,
      "a browser prefetch ({prefetch_header}), not a person looking"),
+    # the sender's own network: desktop mail clients have no extension (their Sent copies, a
+    # reply quoting the pixel); after the decoy/HEAD/prefetch rows, before client user agents
+    ("sender_network",         SELF, "sender_network",   "sender_network",                              ANY,
+     "from {submitted_ip}, the address the sender submitted this email (or a later one) from through "
+     "mailbeacon's SMTP proxy: the sender's own network"),
     # (3) exact mail-proxy and prefetch signatures
     ("apple_mpp",              MO,   "apple_mpp",        "bare_mozilla apple_relay",                    OPEN,
      "Apple Mail Privacy Protection fetched the images (user agent exactly 'Mozilla/5.0' from Apple's iCloud "

@@ -259,7 +259,8 @@ class Handler:
         if pending is not None and set(targets.values()) <= {c.address for c in pending.result.copies}:
             made: Instrumented | bytes | str = pending.result  # a retry: the same copies, the same tokens
         else:
-            made = await self._instrument(content, sender, envelope.rcpt_tos)
+            peer = str(session.peer[0]) if session.peer else None  # the submitting client's address
+            made = await self._instrument(content, sender, envelope.rcpt_tos, peer)
         if isinstance(made, str):
             await relay.reset()
             return made
@@ -308,7 +309,9 @@ class Handler:
                 return reply_line(550, f"5.7.1 The From: address {addr} is not one of your mailbeacon addresses")
         return None
 
-    async def _instrument(self, content: bytes, sender: str, recipients: list[str]) -> Instrumented | bytes | str:
+    async def _instrument(
+        self, content: bytes, sender: str, recipients: list[str], peer: str | None
+    ) -> Instrumented | bytes | str:
         """The instrumented copies; or the untouched message (bytes) when instrumenting itself broke;
         or the SMTP reply (str) when the message must not be relayed now."""
         try:
@@ -319,6 +322,7 @@ class Handler:
                 sender=sender,
                 recipients=recipients,
                 source="smtp",
+                submitted_from=peer,
             )
         except StoreUnavailable:
             return "451 4.3.0 mailbeacon cannot record the message right now (database unavailable); try again later"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, update
@@ -20,6 +20,10 @@ class NewRecipient:
     address: str
     field: RecipientField
     relation: Relation
+
+
+#: later submissions that still say "the sender's network" for a message
+SENDER_NETWORK_SPAN = timedelta(days=30)
 
 
 def _message(row: Row[Any]) -> Message:
@@ -65,6 +69,7 @@ class MessagesStore(StoreBase):
         outcome: Mapping[str, Any],
         source: str,
         recipients: Sequence[NewRecipient],
+        submitted_from: str | None = None,
     ) -> tuple[Message, list[Recipient]]:
         """Record a message with its links and recipients, in one transaction."""
         with self.tx() as c:
@@ -82,6 +87,7 @@ class MessagesStore(StoreBase):
                         tracking=dict(tracking),
                         outcome=dict(outcome),
                         source=source,
+                        submitted_from=submitted_from,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             )
@@ -213,6 +219,20 @@ class MessagesStore(StoreBase):
             sender_addrs = frozenset(
                 c.execute(select(t.user_addresses.c.address).where(t.user_addresses.c.user_id == m.user_id)).scalars()
             )
+            # the addresses this sender submitted this message and later ones from (SMTP proxy)
+            networks = frozenset(
+                c.execute(
+                    select(t.messages.c.submitted_from)
+                    .where(
+                        t.messages.c.user_id == m.user_id,
+                        t.messages.c.submitted_from.is_not(None),
+                        t.messages.c.sent_at >= m.sent_at,
+                        t.messages.c.sent_at <= m.sent_at + SENDER_NETWORK_SPAN,
+                    )
+                    .order_by(t.messages.c.sent_at)
+                    .limit(200)
+                ).scalars()
+            )
             devices = frozenset(
                 c.execute(
                     select(t.devices.c.public_id).where(
@@ -229,6 +249,7 @@ class MessagesStore(StoreBase):
             links=m.links,
             decoy_link=m.decoy_link,
             sender_devices=devices,
+            sender_networks=networks,
             sender_addresses=sender_addrs,
             workspace_domains=frozenset(ws or ()),
             workspace_members=members,

@@ -169,6 +169,8 @@ messages = Table(
     # instrumentation outcome: {"html": bool, "instrumented": bool, "failure": str|None, "notes": [...]}
     Column("outcome", JSON, nullable=False),
     Column("source", String(20), nullable=False),  # smtp | api | python
+    # the client address that submitted it through the SMTP proxy (evidence of the sender's network)
+    Column("submitted_from", String(45), nullable=True),
 )
 
 recipients = Table(
