@@ -12,6 +12,11 @@ export const WEBMAIL = [
   { id: "yahoo", label: "Yahoo Mail (mail.yahoo.com)", pages: ["https://mail.yahoo.com/*"], extra: [] },
 ];
 
+// opt-in: every site, so that a page anywhere loading one of your pixels directly is seen (Chrome
+// shows an extension a request only if it may read the page that made it, too)
+export const ANYWHERE = { id: "anywhere", label: "Every site (your pixels loaded directly by any page)",
+  origins: ["https://*/*", "http://*/*"] };
+
 export const HEARTBEAT = "heartbeat";
 
 export async function load() {
@@ -107,7 +112,7 @@ export async function grantedSites(server) {
     const m = /^[a-z*]+:\/\/([^/]+)\//.exec(o);
     if (!m) continue;
     const host = m[1].replace(/^\*\./, "");
-    if (host !== serverHost && host !== "*") hosts.add(host);
+    if (host !== serverHost) hosts.add(host); // "*": every site
   }
   return [...hosts].sort();
 }

@@ -1,4 +1,4 @@
-import { WEBMAIL, load, normaliseServer, originPattern, post } from "./lib.js";
+import { ANYWHERE, WEBMAIL, load, normaliseServer, originPattern, post } from "./lib.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +37,7 @@ async function render() {
   const items = [];
   const rows = WEBMAIL.map((s) => ({ label: s.label, origins: [...s.pages, ...s.extra], custom: false }));
   for (const o of state.custom) rows.push({ label: o.replace(/\/\*$/, ""), origins: [o], custom: true });
+  rows.push({ label: ANYWHERE.label, origins: ANYWHERE.origins, custom: false });
   for (const row of rows) {
     const on = await chrome.permissions.contains({ origins: row.origins });
     const li = document.createElement("li");

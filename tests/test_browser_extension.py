@@ -203,6 +203,18 @@ def browser_args(extension: Path | None) -> list[str]:
     return args
 
 
+def pair_code(env: dict[str, str]) -> str:
+    """A code from `mailbeacon device pair-code`, the last word it prints."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mailbeacon", "device", "pair-code", "alice@acme.test"],
+        env={**env, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()[-1]
+
+
 def wait_for(what: str, check: Any, within: float = 15.0, show: Any = None) -> Any:
     deadline = time.monotonic() + within
     while True:
@@ -235,14 +247,7 @@ def test_the_extension_keeps_the_senders_own_views_out(
     rt, sites, env, server = world
     mails = sites.mails
     ext = unpacked_copy(tmp_path, [f"{sites.public}/*", sites.url("mail.example.test", "/*")])
-    out = subprocess.run(
-        [sys.executable, "-m", "mailbeacon", "device", "pair-code", "alice@acme.test"],
-        env={**env, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    code = out.split()[-1]
+    code = pair_code(env)
     shots = tmp_path / "shots"
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
@@ -341,3 +346,44 @@ def test_the_extension_keeps_the_senders_own_views_out(
     assert (c["click_ext"].clicks, c["click_ext"].clicks_self) == (1, 1), verdicts["click_ext"]
     d = rt.store.device(dev.public_id)
     assert d.last_acted_at is not None and d.sites == (webmail,)
+
+
+def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
+    world: tuple[Runtime, Sites, dict[str, str], subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """The opt-in "Every site": a page the extension was not turned on for loads the pixel
+    directly, and the request is seen (Chrome needs access to the page too, see docs/extension.md)."""
+    from playwright.sync_api import sync_playwright
+
+    rt, sites, env, server = world
+    ext = unpacked_copy(tmp_path, [f"{sites.public}/*", "https://*/*", "http://*/*"])
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path="/usr/bin/chromium",
+            headless=False,
+            args=browser_args(ext),
+            user_agent=PERSON_UA,
+            extra_http_headers={**PERSON_HINTS, "x-forwarded-for": SENDER_IP},
+        )
+        worker = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
+        opts = ctx.new_page()
+        opts.goto(f"chrome-extension://{worker.url.split('/')[2]}/options.html")
+        opts.get_by_label("Server URL").fill(sites.public)
+        opts.get_by_label("Pairing code").fill(pair_code(env))
+        opts.get_by_role("button", name="Pair", exact=True).click()
+        opts.wait_for_selector("body[data-state=paired]")
+        opts.get_by_role("button", name="Turn off Every site").wait_for()  # on: granted
+        page = ctx.new_page()
+        page.goto(sites.url("news.example.test", "/direct/direct_elsewhere"))
+        wait_for("a self-view beacon", lambda: self_views(rt, sites.mails["direct_elsewhere"].rid))
+        ctx.close()
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(30) == 0
+    rt.clock.set(datetime.now(UTC) + timedelta(hours=1))  # type: ignore[attr-defined]
+    Pipeline(rt).drain()
+    rid = sites.mails["direct_elsewhere"].rid
+    c = rt.store.counts([rid])[rid]
+    assert (c.opens, c.opens_self) == (0, 1)
+    (dev,) = rt.store.devices(rt.store.user("alice@acme.test").id)
+    assert dev.sites is not None and "*" in dev.sites

@@ -154,11 +154,11 @@ async def test_the_heartbeat_is_stored_on_the_device(world: World) -> None:
     rt = world.rt
     dev = await world.pair()
     acted = int(rt.clock().timestamp()) - 3 * 86400
-    body = world.signed(dev, HEARTBEAT, sites=["mail.google.com", "Outlook.Office.com"], last_acted=acted)
+    body = world.signed(dev, HEARTBEAT, sites=["mail.google.com", "Outlook.Office.com", "*"], last_acted=acted)
     r = await world.client.post("/api/v1/devices/heartbeat", json=body)
     assert r.status_code == 204, r.text
     d = rt.store.device(dev["device_id"])
-    assert d.sites == ("mail.google.com", "outlook.office.com")
+    assert d.sites == ("*", "mail.google.com", "outlook.office.com")
     assert d.reported_at == rt.clock() and d.last_seen_at == rt.clock()
     assert d.last_acted_at is not None and rt.clock() - d.last_acted_at == timedelta(days=3)
     # signed over another word, or with sites that are not host names: refused, nothing changed
@@ -167,7 +167,7 @@ async def test_the_heartbeat_is_stored_on_the_device(world: World) -> None:
     ).status_code == 401
     r = await world.client.post("/api/v1/devices/heartbeat", json=world.signed(dev, HEARTBEAT, sites=["<script>"]))
     assert r.status_code == 400
-    assert rt.store.device(dev["device_id"]).sites == ("mail.google.com", "outlook.office.com")
+    assert rt.store.device(dev["device_id"]).sites == ("*", "mail.google.com", "outlook.office.com")
 
 
 async def test_a_beacon_marks_when_the_device_last_acted(world: World) -> None:

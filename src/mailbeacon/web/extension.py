@@ -31,7 +31,7 @@ from .api import CORS, _json
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
-SITE = re.compile(r"[a-z0-9.-]{1,253}(:[0-9]{1,5})?")
+SITE = re.compile(r"\*|[a-z0-9.-]{1,253}(:[0-9]{1,5})?")  # "*": every site
 MAX_SITES = 50
 
 
