@@ -1,8 +1,13 @@
 // On a webmail site the user turned on: find mailbeacon pixels of the paired server in the page
 // (directly, after the '#' of Gmail's proxy address, or in a proxy's query such as Outlook's
-// ?u=), blank the image before it loads where the page lets us, and ask the extension whether
-// it is the user's own email. Own: the extension has sent the self-view beacon, the image stays
-// blank. Not own (a colleague's, someone else's): the image is put back and loads as usual.
+// ?u=) and ask the extension whether it is the user's own email. Own: the extension has sent the
+// self-view beacon, and the image is blanked so that the page does not load it again. Not own
+// (a colleague's, someone else's): the image is left alone and counts as usual.
+//
+// Blanking it *before* it loads is not possible here: Chromium starts an image's request as soon
+// as its src is set (a webmail inserting the message by script, the parser's preload scanner),
+// before a MutationObserver sees the element; and blanking first then putting it back would
+// load someone else's pixel twice (measured: two opens). The beacon is what makes the view self.
 (() => {
   const BLANK = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
   let server = "";
@@ -31,19 +36,18 @@
     const token = tokenOf(src);
     if (!token) return;
     img.dataset.mailbeacon = "checking";
-    img.dataset.mailbeaconSrc = src;
-    img.removeAttribute("srcset");
-    img.setAttribute("src", BLANK); // stops the load if it has not started yet
     chrome.runtime.sendMessage({ type: "pixel", token }).then(
       (answer) => {
         if (answer && answer.own) {
+          img.dataset.mailbeaconSrc = src;
+          img.removeAttribute("srcset");
+          img.setAttribute("src", BLANK); // no further loads of it from this page
           img.dataset.mailbeacon = "self";
         } else {
           img.dataset.mailbeacon = "other";
-          img.setAttribute("src", src);
         }
       },
-      () => { img.dataset.mailbeacon = "other"; img.setAttribute("src", src); },
+      () => { img.dataset.mailbeacon = "other"; },
     );
   }
 

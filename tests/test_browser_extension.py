@@ -53,7 +53,16 @@ EXTENSION = Path(__file__).parent.parent / "extension"
 GOOGLE_PROXY_UA = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 GOOGLE_PROXY_IP = "66.249.84.10"
 SENDER_IP = "93.184.216.10"
-SCENARIOS = ("direct_ext", "direct_elsewhere", "direct_plain", "gmail_ext", "gmail_plain", "other_address", "click_ext")
+SCENARIOS = (
+    "direct_ext",
+    "direct_elsewhere",
+    "direct_plain",
+    "gmail_ext",
+    "gmail_plain",
+    "other_address",
+    "click_ext",
+    "colleague_ext",  # Carol (a colleague) sent it; Alice's paired browser shows it: not Alice's own
+)
 
 
 @dataclass
@@ -132,15 +141,17 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, Sites, dict[str, str], subp
     public = f"http://127.0.0.1:{mb_port}"
     rt = Runtime.open(make_settings(tmp_path, db, public_url=public), clock=FakeClock(datetime.now(UTC)))
     seed_account(rt)
+    seed_account(rt, "carol@acme.test")
     sites = Sites(public, page_port)
     for name in SCENARIOS:
         rcpt = "alice.home@gmail.example" if name == "other_address" else f"bob+{name}@client.example"
         landing = sites.url("news.example.test", f"/landing/{name}")
         msg = EmailMessage(policy=default_policy)
-        msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", rcpt, f"Your trial ({name})"
+        author = "carol@acme.test" if name == "colleague_ext" else "alice@acme.test"
+        msg["From"], msg["To"], msg["Subject"] = author, rcpt, f"Your trial ({name})"
         msg.set_content("Start your trial: " + landing)
         msg.add_alternative(f'<p>Hello,</p><p><a id="cta" href="{landing}">Start your trial</a></p>', subtype="html")
-        (copy,) = instrument(rt, msg, sender="alice@acme.test").copies
+        (copy,) = instrument(rt, msg, sender=author).copies
         part = email.message_from_bytes(copy.data, policy=default_policy).get_body(("html",))
         assert part is not None
         html = part.get_content()
@@ -300,6 +311,10 @@ def test_the_extension_keeps_the_senders_own_views_out(
         page.goto(sites.url("mail.example.test", "/mail/other_address"))
         page.wait_for_selector("img[data-mailbeacon=self]")
         wait_for("a self-view beacon", lambda: self_views(rt, mails["other_address"].rid))
+        # a colleague's email shown in Alice's browser: the image is put back and loads, as anyone's
+        page.goto(sites.url("mail.example.test", "/mail/colleague_ext"))
+        page.wait_for_selector("img[data-mailbeacon=other]")
+        wait_for("the colleague's pixel", lambda: pixel_hits(rt, mails["colleague_ext"].rid))
         # 5. a click in the paired browser
         page.goto(sites.url("mail.example.test", "/direct/click_ext"))
         wait_for("a self-view beacon", lambda: self_views(rt, mails["click_ext"].rid))
@@ -339,7 +354,8 @@ def test_the_extension_keeps_the_senders_own_views_out(
         assert all(cls is VerdictClass.SELF for kind, cls, _ in verdicts[name] if kind is HitKind.OPEN), verdicts[name]
     assert c["direct_ext"].opens_self == 1, verdicts["direct_ext"]  # the direct load reached the server: self
     assert self_views(rt, mails["direct_elsewhere"].rid) == []
-    for name in ("direct_plain", "gmail_plain", "direct_elsewhere"):
+    assert self_views(rt, mails["colleague_ext"].rid) == []
+    for name in ("direct_plain", "gmail_plain", "direct_elsewhere", "colleague_ext"):
         assert c[name].opens == 1, (name, verdicts[name])
     assert any("GoogleImageProxy" in ua for _, _, ua in verdicts["gmail_plain"])
     # the click in the paired browser: counted (R4), and flagged as the sender's own
