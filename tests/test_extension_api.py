@@ -168,6 +168,12 @@ async def test_the_heartbeat_is_stored_on_the_device(world: World) -> None:
     r = await world.client.post("/api/v1/devices/heartbeat", json=world.signed(dev, HEARTBEAT, sites=["<script>"]))
     assert r.status_code == 400
     assert rt.store.device(dev["device_id"]).sites == ("*", "mail.google.com", "outlook.office.com")
+    # the why answer's facts carry it; "last seen" there is the last beacon (heartbeats do not count)
+    msg = world.seeded.message
+    facts = rt.store.why_facts(msg, world.seeded.rcpt(BOB), public_url=rt.public_url, settle_window=120)
+    (fact,) = facts.devices
+    assert fact.sites == ("*", "mail.google.com", "outlook.office.com")
+    assert fact.last_seen_at == rt.clock() - timedelta(days=3)
 
 
 async def test_a_beacon_marks_when_the_device_last_acted(world: World) -> None:

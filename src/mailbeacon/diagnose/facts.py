@@ -57,6 +57,8 @@ class DeviceFact:
     created_at: datetime
     #: when it last reported a self-view beacon (None: never)
     last_seen_at: datetime | None = None
+    #: the webmail sites the browser extension says it may read (None: never reported; "*": all)
+    sites: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

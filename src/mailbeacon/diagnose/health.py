@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from .answer import Line, Status
-from .facts import Facts
+from .facts import DeviceFact, Facts
 from .seen import Seen
 from .wording import ago
 
@@ -16,6 +16,29 @@ OK, PROBLEM, UNKNOWN = Status.OK, Status.PROBLEM, Status.UNKNOWN
 MAILBOX_STALE = timedelta(hours=1)
 #: an extension that has not reported a view for this long may have lost access to the webmail
 EXTENSION_QUIET = timedelta(days=14)
+#: the webmail site where the mail of a mailbox host is read (the sender's watched mailbox tells
+#: which webmail the extension needs access to)
+WEBMAIL_OF_MAILBOX = {
+    "imap.gmail.com": "mail.google.com",
+    "imap.googlemail.com": "mail.google.com",
+    "outlook.office365.com": "outlook.office.com",
+    "imap-mail.outlook.com": "outlook.live.com",
+    "imap.mail.yahoo.com": "mail.yahoo.com",
+}
+
+
+def _webmail_without_access(facts: Facts, exts: list[DeviceFact]) -> list[str]:
+    """The webmail sites of the sender's mailboxes that no reporting extension may read."""
+    reported = [d.sites for d in exts if d.sites is not None]
+    if not reported or any("*" in s for s in reported):
+        return []
+    allowed = {site for s in reported for site in s}
+    needed = []
+    for mb in facts.mailboxes:
+        site = WEBMAIL_OF_MAILBOX.get((urlsplit(mb.url).hostname or "").lower())
+        if site and site not in allowed and site not in needed:
+            needed.append(site)
+    return needed
 
 
 def watched(facts: Facts, now: datetime) -> bool:
@@ -83,7 +106,16 @@ def mailbox(facts: Facts, seen: Seen, now: datetime) -> Line:
 def extension(facts: Facts, seen: Seen, now: datetime) -> Line:
     """10. For self-open suppression: is the extension paired, and does it reach the webmail site?"""
     exts = [d for d in facts.devices if d.kind == "extension"]
-    data = {"extensions": [{"name": d.name, "last_report_at": iso(d.last_seen_at)} for d in exts]}
+    data = {
+        "extensions": [
+            {
+                "name": d.name,
+                "last_report_at": iso(d.last_seen_at),
+                "sites": list(d.sites) if d.sites is not None else None,
+            }
+            for d in exts
+        ]
+    }
     if not exts:
         return Line(
             10,
@@ -103,6 +135,17 @@ def extension(facts: Facts, seen: Seen, now: datetime) -> Line:
             PROBLEM,
             "Your extension is paired but has never reported a view of your mail.",
             "Allow the extension on your webmail site in the browser's extension settings.",
+            data,
+        )
+    missing = _webmail_without_access(facts, exts)
+    if missing:
+        return Line(
+            10,
+            "extension.no_access",
+            PROBLEM,
+            f"Your browser extension has no access to {', '.join(missing)}, so your views there count as opens; "
+            f"it was last seen {ago(now, last)}.",
+            f"Turn on {', '.join(missing)} on the extension's options page.",
             data,
         )
     if now - last > EXTENSION_QUIET:

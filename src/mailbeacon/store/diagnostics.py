@@ -165,7 +165,19 @@ class DiagnosticsStore(CountsStore):
             .where(t.devices.c.user_id == user_id, t.devices.c.revoked_at.is_(None))
             .order_by(t.devices.c.id)
         )
-        return tuple(DeviceFact(d.public_id, d.kind, d.name, d.created_at, d.last_seen_at) for d in c.execute(q))
+        return tuple(
+            DeviceFact(
+                d.public_id,
+                d.kind,
+                d.name,
+                d.created_at,
+                # the last self-view beacon: `last_acted_at` once the extension reports (heartbeats
+                # touch `last_seen_at` too); before that `last_seen_at`, which only beacons set
+                d.last_acted_at if d.reported_at is not None else d.last_seen_at,
+                tuple(d.sites) if d.sites is not None else None,
+            )
+            for d in c.execute(q)
+        )
 
     def _why_mailboxes(self, c: Connection, user_id: int) -> tuple[MailboxFact, ...]:
         q = select(t.mailboxes).where(t.mailboxes.c.user_id == user_id).order_by(t.mailboxes.c.id)
