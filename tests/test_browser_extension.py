@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,10 @@ EXTENSION = Path(__file__).parent.parent / "extension"
 GOOGLE_PROXY_UA = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 GOOGLE_PROXY_IP = "66.249.84.10"
 SENDER_IP = "93.184.216.10"
+OUTLOOK_PROXY_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+OUTLOOK_PROXY_IP = "52.96.10.20"
 SCENARIOS = (
     "direct_ext",
     "direct_elsewhere",
@@ -61,6 +66,7 @@ SCENARIOS = (
     "gmail_plain",
     "other_address",
     "click_ext",
+    "outlook_ext",  # Outlook on the web's proxy: the original in ?u=
     "colleague_ext",  # Carol (a colleague) sent it; Alice's paired browser shows it: not Alice's own
 )
 
@@ -107,15 +113,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # a site showing the email as it is (a webmail that loads images itself, any other
             # page): the pixel loads straight from mailbeacon
             self._send(f"<!doctype html><title>News</title><article>{sites.mails[name].html}</article>".encode())
-        elif host == "mail.example.test" and self.path.startswith("/mail/"):
-            # like Gmail: the message arrives by script, every image address rewritten to the proxy
-            html = re.sub(r'src="([^"]+)"', lambda m: f'src="{self._proxied(m.group(1))}"', sites.mails[name].html)
+        elif host == "mail.example.test" and self.path.startswith(("/mail/", "/owa/")):
+            # like Gmail (or Outlook on the web): the message arrives by script, every image
+            # address rewritten to the provider's proxy
+            proxy = self._proxied if self.path.startswith("/mail/") else self._outlook_proxied
+            html = re.sub(r'src="([^"]+)"', lambda m: f'src="{proxy(m.group(1))}"', sites.mails[name].html)
             page = (
                 "<!doctype html><title>Inbox - Mail</title><div id=app>Loading…</div><script>"
                 f"setTimeout(() => {{ document.getElementById('app').innerHTML = {json.dumps(html)}; }}, 300);"
                 "</script>"
             )
             self._send(page.encode())
+        elif host == "images.example.test" and self.path.startswith("/actions/ei?"):
+            original = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["u"][0]
+            r = httpx.get(original, headers={"user-agent": OUTLOOK_PROXY_UA, "x-forwarded-for": OUTLOOK_PROXY_IP})
+            self._send(r.content, r.headers.get("content-type", "image/gif"))
         elif host == "images.example.test" and self.path.startswith("/proxy/"):
             original = sites.proxied[self.path.split("/")[2].split("=")[0]]
             r = httpx.get(original, headers={"user-agent": GOOGLE_PROXY_UA, "x-forwarded-for": GOOGLE_PROXY_IP})
@@ -128,6 +140,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         key = f"k{len(sites.proxied)}x{abs(hash(original)) % 10**8}"
         sites.proxied[key] = original
         return sites.url("images.example.test", f"/proxy/{key}=s0-d-e1-ft#{original}")
+
+    def _outlook_proxied(self, original: str) -> str:
+        query = urllib.parse.urlencode({"u": original, "d": "2026-03-02T09:00:00.000Z"})
+        return self.server.sites.url("images.example.test", f"/actions/ei?{query}")
 
     def log_message(self, *args: object) -> None:
         pass
@@ -311,6 +327,10 @@ def test_the_extension_keeps_the_senders_own_views_out(
         page.goto(sites.url("mail.example.test", "/mail/other_address"))
         page.wait_for_selector("img[data-mailbeacon=self]")
         wait_for("a self-view beacon", lambda: self_views(rt, mails["other_address"].rid))
+        # Outlook on the web's image proxy, with the original address in its ?u= parameter
+        page.goto(sites.url("mail.example.test", "/owa/outlook_ext"))
+        page.wait_for_selector("img[data-mailbeacon=self]")
+        wait_for("a self-view beacon", lambda: self_views(rt, mails["outlook_ext"].rid))
         # a colleague's email shown in Alice's browser: the image is put back and loads, as anyone's
         page.goto(sites.url("mail.example.test", "/mail/colleague_ext"))
         page.wait_for_selector("img[data-mailbeacon=other]")
@@ -349,10 +369,12 @@ def test_the_extension_keeps_the_senders_own_views_out(
     }
     counts = rt.store.counts([m.rid for m in mails.values()])
     c = {name: counts[m.rid] for name, m in mails.items()}
-    for name in ("direct_ext", "gmail_ext", "other_address", "click_ext"):
+    for name in ("direct_ext", "gmail_ext", "outlook_ext", "other_address", "click_ext"):
         assert c[name].opens == 0, (name, verdicts[name])
         assert all(cls is VerdictClass.SELF for kind, cls, _ in verdicts[name] if kind is HitKind.OPEN), verdicts[name]
     assert c["direct_ext"].opens_self == 1, verdicts["direct_ext"]  # the direct load reached the server: self
+    for name in ("gmail_ext", "outlook_ext", "other_address"):  # the proxy's fetch reached it: self
+        assert c[name].opens_self >= 1, (name, verdicts[name])
     assert self_views(rt, mails["direct_elsewhere"].rid) == []
     assert self_views(rt, mails["colleague_ext"].rid) == []
     for name in ("direct_plain", "gmail_plain", "direct_elsewhere", "colleague_ext"):
