@@ -103,7 +103,14 @@ async function enabledPages() {
   return pages;
 }
 
-async function registerScripts() {
+// one registration at a time (a permission change and the options page both ask for one)
+let registering = Promise.resolve();
+function registerScripts() {
+  registering = registering.then(doRegister, doRegister);
+  return registering;
+}
+
+async function doRegister() {
   const pages = await enabledPages();
   const existing = await chrome.scripting.getRegisteredContentScripts({ ids: [SCRIPT_ID] });
   if (existing.length) await chrome.scripting.unregisterContentScripts({ ids: [SCRIPT_ID] });
