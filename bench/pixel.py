@@ -124,6 +124,7 @@ def serve_starlette_variant(port: int, db: str, data: str) -> None:
     from starlette.routing import Route
 
     from mailbeacon.intake import Intake
+    from mailbeacon.pipeline import Pipeline
     from mailbeacon.web.app import create_app
 
     async def run() -> None:
@@ -134,7 +135,7 @@ def serve_starlette_variant(port: int, db: str, data: str) -> None:
         rt = Runtime.open(load_settings(environ={}, overrides={"database_url": db, "data_dir": data}))
         intake = Intake(rt.store, Path(data) / "journal-starlette")
         intake.start(asyncio.get_running_loop())
-        tracking = create_app(rt, intake)
+        tracking = create_app(rt, intake, Pipeline(rt))
 
         class Pixel:  # an ASGI object: Starlette routes to it and does not wrap it in a Request
             async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]

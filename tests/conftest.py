@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mailbeacon.config import Settings, load_settings
+from mailbeacon.intake import Intake
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import Store, open_store
 
@@ -72,6 +74,16 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def wait_stored(intake: Intake, timeout: float = 10.0) -> bool:
+    """Wait until the intake's writer has stored every hit recorded so far. True if it did."""
+    deadline = time.monotonic() + timeout
+    while intake.pending:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 # -- stores ------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import wait_stored
 from mailbeacon.devices import sign_beacon
 from mailbeacon.intake import Intake
 from mailbeacon.model import HitKind
 from mailbeacon.passwords import hash_password
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
 from mailbeacon.web.tracking import DEVICE_COOKIE
@@ -28,11 +30,13 @@ def basic(email: str, password: str = PASSWORD) -> dict[str, str]:
 
 
 class Api:
-    def __init__(self, rt: Runtime, intake: Intake, client: httpx.AsyncClient, seeded: Seeded) -> None:
-        self.rt, self.intake, self.client, self.seeded = rt, intake, client, seeded
+    def __init__(
+        self, rt: Runtime, intake: Intake, pipeline: Pipeline, client: httpx.AsyncClient, seeded: Seeded
+    ) -> None:
+        self.rt, self.intake, self.pipeline, self.client, self.seeded = rt, intake, pipeline, client, seeded
 
     async def hits(self) -> list:  # type: ignore[type-arg]
-        assert await asyncio.to_thread(self.intake.flush_now)
+        assert await asyncio.to_thread(wait_stored, self.intake)
         return [sv.hit for sv in self.rt.store.hits_with_verdicts()]
 
     async def pair(self, email: str = "alice@acme.test") -> dict:  # type: ignore[type-arg]
@@ -47,16 +51,24 @@ class Api:
 async def api(runtime: Runtime, tmp_path: Path) -> AsyncIterator[Api]:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    pipeline = Pipeline(runtime)
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, pipeline), client=("192.0.2.1", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
-        yield Api(runtime, intake, client, seed_message(runtime))
+        yield Api(runtime, intake, pipeline, client, seed_message(runtime))
     await intake.stop()
 
 
 async def test_healthz(api: Api) -> None:
+    stop = asyncio.Event()
+    task = api.pipeline.start(stop, asyncio.Event())
     r = await api.client.get("/healthz")
+    stop.set()
+    await task
     assert r.status_code == 200
-    assert r.json()["ok"] is True
+    body = r.json()
+    assert body["ok"] is True
+    assert body["intake"]["store_down"] is False
+    assert body["pipeline"]["running"] is True and body["pipeline"]["lag"] == 0.0
 
 
 async def test_pairing_needs_the_users_credentials(api: Api, caplog: pytest.LogCaptureFixture) -> None:

@@ -24,7 +24,7 @@ from mailbeacon.evaluate import Scenario, parse, run_scenario
 from mailbeacon.intake import Intake
 from mailbeacon.model import Hit, HitKind, RecipientField, Relation, Reply
 from mailbeacon.passwords import hash_password
-from mailbeacon.pipeline import Pipeline, record_replies
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import NewRecipient
 from mailbeacon.web.app import create_app
@@ -77,7 +77,8 @@ async def _replay(rt: Runtime, clock: FakeClock, sc: Scenario, tmp_path: Path) -
     ws, msg, rcpt, devices, peer_rcpts = _setup(rt, sc)
     intake = Intake(rt.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(rt, intake), client=("127.0.0.1", 4000))
+    pipe = Pipeline(rt)
+    transport = httpx.ASGITransport(app=create_app(rt, intake, pipe), client=("127.0.0.1", 4000))
     k = rt.keyring
     peers = [(p.at, -1, p) for p in sc.peers]
     timeline = sorted([*((e.at, e.index, e) for e in sc.events), *peers], key=lambda x: (x[0], x[1]))
@@ -97,7 +98,7 @@ async def _replay(rt: Runtime, clock: FakeClock, sc: Scenario, tmp_path: Path) -
             if e.reply_kind is not None:  # a reply found in the sender's mailbox
                 clock.set(e.at)
                 reply = Reply(msg, rcpt, f"<reply-{e.index}@test>", e.reply_kind, sc.recipient, e.at, source="test")
-                assert record_replies(rt, [reply])
+                assert pipe.record_replies([reply])
             if e.hit is None:
                 continue
             h = e.hit
@@ -122,7 +123,6 @@ async def _replay(rt: Runtime, clock: FakeClock, sc: Scenario, tmp_path: Path) -
             r = await client.request(h.method, path, headers=headers)
             assert r.status_code in (200, 302), (path, r.status_code)
     await intake.stop()
-    pipe = Pipeline(rt)
     pipe.drain()  # provisional verdicts first, as in production
     clock.advance(rt.settings.settle_window + 1)
     pipe.drain()

@@ -27,6 +27,7 @@ from conftest import CORPUS, FakeClock, need, need_binary
 from mailbeacon.errors import AuthError, UpstreamTemporary
 from mailbeacon.imap import ImapClient, WatchOptions, backoff_delay, check_mailbox, parse_url, start_watchers
 from mailbeacon.imap.protocol import encode_folder
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts
 from seeding import Seeded, seed_account, seed_message
@@ -336,7 +337,7 @@ async def test_replies_auto_replies_and_bounces_are_counted_once(
     dovecot.append(sendmail_bounce_for(s), later)  # userunknown@bouncehammer.jp
     dovecot.append(adapt("alt/anymail-sample-email.eml", "<not-ours@elsewhere>"), later)  # unrelated
 
-    result = await check_mailbox(runtime, box)
+    result = await check_mailbox(Pipeline(runtime), box)
     assert (result.messages, result.recorded) == (4, 3)
     # an operator sees one line per mailbox check, naming the mailbox by id and no address
     (checked,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO and "checked" in r.getMessage()]
@@ -352,11 +353,11 @@ async def test_replies_auto_replies_and_bounces_are_counted_once(
     assert state.state == "connected" and state.last_ok_at == clock() and state.last_error is None
 
     # nothing new: nothing fetched, nothing counted twice
-    again = await check_mailbox(runtime, box)
+    again = await check_mailbox(Pipeline(runtime), box)
     assert (again.messages, again.recorded) == (0, 0)
     # even with the checkpoints lost, the store keeps each message once
     runtime.store.forget_checkpoints(box)
-    rescan = await check_mailbox(runtime, box)
+    rescan = await check_mailbox(Pipeline(runtime), box)
     assert (rescan.messages, rescan.recorded) == (4, 0)
     assert counts(runtime, s) == c
 
@@ -366,22 +367,22 @@ async def test_restarts_miss_nothing_and_double_nothing(runtime: Runtime, clock:
     mid = s.message.rfc_message_id
     later = clock() + timedelta(hours=1)
     dovecot.append(adapt("replies/talon-hotmail-reply.eml", mid), later)
-    await check_mailbox(runtime, box)
+    await check_mailbox(Pipeline(runtime), box)
 
     dovecot.stop()
     # while the server is down, mail still arrives (local delivery) and the watcher finds nothing
     dovecot.deliver(adapt("auto-replies/sisimai-rfc3834-01-away.eml", mid))
     with pytest.raises(UpstreamTemporary):
-        await check_mailbox(runtime, box)
+        await check_mailbox(Pipeline(runtime), box)
     state = runtime.store.mailbox(box)
     assert state.state == "error" and "cannot reach" in (state.last_error or "")
 
     dovecot.start()
-    result = await check_mailbox(runtime, box)  # the folder "Replies" does not exist yet: INBOX still works
+    result = await check_mailbox(Pipeline(runtime), box)  # the folder "Replies" does not exist yet: INBOX still works
     assert result.folders == {"INBOX": 1} and result.recorded == 1
     assert "Replies" in (runtime.store.mailbox(box).last_error or "")
     dovecot.append(sendmail_bounce_for(s), later, folder="Replies")
-    result = await check_mailbox(runtime, box)
+    result = await check_mailbox(Pipeline(runtime), box)
     assert result.recorded == 1 and result.folders == {"INBOX": 0, "Replies": 1}
     c = counts(runtime, s)
     assert (c["xxx@hotmail.com"].replies, c["kijitora@example.net"].auto_replies) == (1, 1)
@@ -411,7 +412,9 @@ async def test_running_watchers_idle_reconnect_and_isolate_failures(
     def rc(addr: str) -> Counts:
         return counts(runtime, s)[addr]
 
-    watchers = await start_watchers(runtime, poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5)
+    watchers = await start_watchers(
+        Pipeline(runtime), poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5
+    )
     try:
         await wait_for(lambda: runtime.store.mailbox(box).state == "connected")
         await asyncio.to_thread(dovecot.append, adapt("replies/talon-hotmail-reply.eml", mid), later)
@@ -431,7 +434,9 @@ async def test_running_watchers_idle_reconnect_and_isolate_failures(
 
     # stopped: mail keeps arriving; a new watcher picks up exactly where the last one stopped
     dovecot.append(sendmail_bounce_for(s), later)
-    watchers = await start_watchers(runtime, poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5)
+    watchers = await start_watchers(
+        Pipeline(runtime), poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5
+    )
     try:
         await wait_for(lambda: rc("userunknown@bouncehammer.jp").bounces == 1)
     finally:
@@ -453,7 +458,9 @@ async def test_a_server_without_idle_is_polled(runtime: Runtime, clock: FakeCloc
             assert "IDLE" not in client.capabilities
         finally:
             await client.close()
-        watchers = await start_watchers(runtime, poll_interval=0.5, backoff_initial=0.1, backoff_max=0.5, io_timeout=5)
+        watchers = await start_watchers(
+            Pipeline(runtime), poll_interval=0.5, backoff_initial=0.1, backoff_max=0.5, io_timeout=5
+        )
         try:
             await wait_for(lambda: runtime.store.mailbox(box).state == "connected")
             later = clock() + timedelta(hours=1)

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import CORPUS
 from mailbeacon.intake import Intake
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts
 from mailbeacon.web.app import create_app
@@ -28,7 +29,7 @@ def basic(email: str) -> dict[str, str]:
 async def client(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime)), client=("192.0.2.1", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as c:
         yield c
     await intake.stop()

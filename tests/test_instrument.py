@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import mailbeacon
-from conftest import CORPUS
+from conftest import CORPUS, wait_stored
 from mailbeacon.errors import AuthError, InvalidInput
 from mailbeacon.instrumentation import Instrumented, instrument
 from mailbeacon.model import HitKind, RecipientField, Relation, TrackMode
@@ -328,6 +328,7 @@ async def test_the_copies_urls_work_at_the_tracking_endpoints(runtime: Runtime, 
     import httpx
 
     from mailbeacon.intake import Intake
+    from mailbeacon.pipeline import Pipeline
     from mailbeacon.web.app import create_app
 
     setup_accounts(runtime)
@@ -336,7 +337,7 @@ async def test_the_copies_urls_work_at_the_tracking_endpoints(runtime: Runtime, 
     urls = [m.group(0) for m in URL.finditer(html)]
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("203.0.113.5", 50000))
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime)), client=("203.0.113.5", 50000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
             for url in urls:
@@ -348,7 +349,7 @@ async def test_the_copies_urls_work_at_the_tracking_endpoints(runtime: Runtime, 
                     assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
                 else:
                     assert r.status_code == 200 and "location" not in r.headers
-        assert await asyncio.to_thread(intake.flush_now)
+        assert await asyncio.to_thread(wait_stored, intake)
     finally:
         await intake.stop()
     hits = [sv.hit for sv in runtime.store.hits_with_verdicts(limit=100)]

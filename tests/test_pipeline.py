@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from conftest import FakeClock, _sqlite_template, make_settings
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
-from mailbeacon.pipeline import Pipeline, record_replies
-from mailbeacon.reclassify import LEASE, run_reclassify
+from mailbeacon.pipeline import LEASE, Pipeline, run_reclassify
+from mailbeacon.reclassify import rebuild_counters, recount
 from mailbeacon.runtime import Runtime
+from mailbeacon.stats import Counts
 from mailbeacon.store import STATE_PROVISIONAL, STATE_SETTLED
 from seeding import Seeded, seed_message
 
@@ -41,6 +42,11 @@ def _hit(s: Seeded, at, kind=HitKind.OPEN, link=None, rcpt=0, ua=CHROME, **kw) -
     )
 
 
+def recomputed(rt: Runtime, recipient_id: int) -> Counts:
+    """The recipient's counters computed afresh from its raw hits and replies."""
+    return recount(rt.store.hits_with_verdicts(recipient_id=recipient_id), rt.store.replies(recipient_id=recipient_id))
+
+
 def _states(rt: Runtime) -> list[bool]:
     return [sv.settled for sv in rt.store.hits_with_verdicts()]
 
@@ -62,7 +68,7 @@ def test_hits_are_classified_then_settled_and_counted_once(any_runtime: Runtime,
     assert pipe.run_once() == 0
     c = rt.store.counts([s.recipients[0].id])[s.recipients[0].id]
     assert (c.opens, c.clicks, c.link_clicks) == (1, 1, {1: 1})
-    assert pipe.recompute([s.recipients[0].id])[s.recipients[0].id] == c
+    assert recomputed(rt, s.recipients[0].id) == c
 
 
 def test_old_hits_settle_at_once(runtime: Runtime, clock: FakeClock) -> None:
@@ -127,7 +133,7 @@ def test_incremental_counters_equal_recomputed(tmp_path: Path, events: list, bat
             rcpt = s.recipients[r]
             if kind in ("reply", "ooo"):
                 rk = ReplyKind.REPLY if kind == "reply" else ReplyKind.AUTO_REPLY
-                record_replies(rt, [Reply(s.message.id, rcpt.id, f"<r{n}@x>", rk, rcpt.address, clock())])
+                pipe.record_replies([Reply(s.message.id, rcpt.id, f"<r{n}@x>", rk, rcpt.address, clock())])
             else:
                 rt.store.insert_hits(
                     [
@@ -150,7 +156,7 @@ def test_incremental_counters_equal_recomputed(tmp_path: Path, events: list, bat
         pipe.drain()
         ids = [x.id for x in s.recipients]
         assert all(sv.settled for sv in rt.store.hits_with_verdicts())
-        assert rt.store.counts(ids) == pipe.recompute(ids)
+        assert rt.store.counts(ids) == {i: recomputed(rt, i) for i in ids}
     finally:
         rt.close()
 
@@ -171,8 +177,8 @@ def test_reclassify_rewrites_verdicts_and_rebuilds_counters(any_runtime: Runtime
     # an older rule set had called them scanners, and counted them that way
     wrong = Verdict(VerdictClass.SCANNER, (Reason("old_rule", "an old rule"),), None, "old")
     rows = rt.store.hits_with_verdicts()
-    rt.store.save_verdicts([(r.hit, wrong, None) for r in rows], clock())
-    pipe.rebuild_counters([rid])
+    rt.store.record_verdicts([(r.hit, wrong, None) for r in rows], clock(), [])
+    rebuild_counters(rt.store, [rid])
     assert rt.store.counts([rid])[rid].opens == 0
     result = run_reclassify(rt, None)
     assert result == {"hits": 3, "changed": 3, "recipients": 1}
@@ -209,8 +215,9 @@ def test_replies_are_recorded_once_and_respect_the_switch(runtime: Runtime, cloc
     s = seed_message(runtime)
     r = s.recipients[0]
     reply = Reply(s.message.id, r.id, "<a@client.example>", ReplyKind.REPLY, r.address, clock())
-    assert len(record_replies(runtime, [reply])) == 1
-    assert record_replies(runtime, [reply]) == []
+    pipe = Pipeline(runtime)
+    assert len(pipe.record_replies([reply])) == 1
+    assert pipe.record_replies([reply]) == []
     c = runtime.store.counts([r.id])[r.id]
     assert (c.replies, c.opens, c.opens_inferred, c.inferred_from) == (1, 1, 1, "inferred_from_reply")
     off = seed_message(runtime, user=s.user)
@@ -224,7 +231,7 @@ def test_replies_are_recorded_once_and_respect_the_switch(runtime: Runtime, cloc
             update(schema.messages).where(schema.messages.c.id == off.message.id).values(tracking={"replies": False})
         )
     r2 = off.recipients[0]
-    assert record_replies(runtime, [Reply(off.message.id, r2.id, "<b@x>", ReplyKind.REPLY, r2.address, clock())]) == []
+    assert pipe.record_replies([Reply(off.message.id, r2.id, "<b@x>", ReplyKind.REPLY, r2.address, clock())]) == []
     assert runtime.store.replies(message_id=off.message.id) == []
 
 
@@ -252,7 +259,7 @@ def test_a_delay_warning_is_not_counted_as_a_bounce(runtime: Runtime, clock: Fak
         s.message.id, r.id, "<dsn1@mx>", ReplyKind.BOUNCE, "mailer-daemon@mx.example", clock(), detail={"warning": True}
     )
     failure = Reply(s.message.id, r.id, "<dsn2@mx>", ReplyKind.BOUNCE, "mailer-daemon@mx.example", clock(), detail={})
-    record_replies(runtime, [warning, failure])
+    Pipeline(runtime).record_replies([warning, failure])
     c = runtime.store.counts([r.id])[r.id]
     assert (c.bounces, c.other_replies) == (1, 1)
-    assert Pipeline(runtime).recompute([r.id])[r.id] == c
+    assert recomputed(runtime, r.id) == c

@@ -83,12 +83,11 @@ def test_api_tokens_and_devices(any_runtime: Runtime) -> None:
 def test_messages_links_and_context(any_runtime: Runtime) -> None:
     st = any_runtime.store
     s = seed_message(any_runtime, ["bob@client.example", "carol@acme.test"])
-    assert st.link_urls(s.message.id) == [
+    assert [st.link_url(s.message.id, i) for i in range(3)] == [
         "https://example.com/a",
         "https://example.com/b?x=1&y=2",
         "https://example.org/c",
     ]
-    assert st.link_url(s.message.id, 1) == "https://example.com/b?x=1&y=2"
     assert st.link_url(s.message.id, 9) is None
     assert [r.relation.value for r in st.recipients(s.message.id)] == ["external", "colleague"]
     dev = st.add_device(s.user.id, "dashboard", "d", any_runtime.clock())
@@ -115,13 +114,13 @@ def test_hits_are_stored_once_and_settle(any_runtime: Runtime) -> None:
     assert [p.uid for p in pending] == [h1.uid, h2.uid]  # beacons need no verdict
     assert pending[0].headers == {"accept": "image/*"} and pending[0].at == now
     v = Verdict(VerdictClass.HUMAN, (Reason("r", "because"),), "direct", "test")
-    st.save_verdicts([(pending[0], v, now + timedelta(seconds=120)), (pending[1], v, None)], now)
+    st.record_verdicts([(pending[0], v, now + timedelta(seconds=120)), (pending[1], v, None)], now, [])
     assert st.pending_hits(10) == []
     assert st.due_hits(now + timedelta(seconds=119), 10) == []
     assert [h.uid for h in st.due_hits(now + timedelta(seconds=120), 10)] == [h1.uid]
     assert st.provisional_counts([r.id]) == {r.id: {"human": 1}}
     v2 = Verdict(VerdictClass.SCANNER, (Reason("s", "scan"),), None, "test")
-    st.save_verdicts([(pending[0], v2, None)], now)
+    st.record_verdicts([(pending[0], v2, None)], now, [])
     rows = {sv.hit.uid: sv for sv in st.hits_with_verdicts(recipient_id=r.id)}
     assert rows[h1.uid].verdict == v2 and rows[h1.uid].settled
     assert rows[beacon.uid].verdict is None and rows[beacon.uid].settled
@@ -136,22 +135,24 @@ def test_counters_add_up(any_runtime: Runtime) -> None:
     s = seed_message(any_runtime)
     r = s.recipients[0]
     later = now + timedelta(minutes=5)
-    st.apply_deltas(
+    st.record_verdicts(
+        [],
+        now,
         [
             (r.id, s.message.id, hit_delta(HitKind.OPEN, None, later, VerdictClass.HUMAN)),
             (r.id, s.message.id, hit_delta(HitKind.OPEN, None, now, VerdictClass.HUMAN)),
             (r.id, s.message.id, hit_delta(HitKind.CLICK, 2, later, VerdictClass.HUMAN)),
             (r.id, s.message.id, hit_delta(HitKind.CLICK, 2, now, VerdictClass.SCANNER)),
-        ]
+        ],
     )
-    st.apply_deltas([(r.id, s.message.id, hit_delta(HitKind.CLICK, 0, now, VerdictClass.SELF))])
+    st.record_verdicts([], now, [(r.id, s.message.id, hit_delta(HitKind.CLICK, 0, now, VerdictClass.SELF))])
     c = st.counts([r.id])[r.id]
     assert (c.opens_human, c.clicks_human, c.clicks_self, c.clicks_scanner) == (2, 1, 1, 1)
     assert (c.first_open_at, c.last_open_at) == (now, later)
     assert (c.first_click_at, c.last_click_at) == (now, later)
     assert c.link_clicks == {2: 1, 0: 1} and c.link_scanner_clicks == {2: 1}
     assert c.hits_human == 3 and c.hits_scanner == 1 and c.hits_self == 1
-    st.replace_counters([(r.id, s.message.id, Counts(opens_human=7, link_clicks={1: 4}))])
+    st.rebuild_counters(r.id, s.message.id, lambda hits, replies: Counts(opens_human=7, link_clicks={1: 4}))
     c = st.counts([r.id])[r.id]
     assert c.opens_human == 7 and c.clicks_human == 0 and c.link_clicks == {1: 4}
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import make_settings
+from conftest import make_settings, wait_stored
 from mailbeacon.intake import Intake
 from mailbeacon.model import HitKind
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
 from mailbeacon.web.tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE, GIF
@@ -31,14 +32,14 @@ class Env:
     seeded: Seeded
 
     async def stored(self) -> list:  # type: ignore[type-arg]
-        assert await asyncio.to_thread(self.intake.flush_now)
+        assert await asyncio.to_thread(wait_stored, self.intake)
         return [sv.hit for sv in self.rt.store.hits_with_verdicts(limit=1000)]
 
 
 async def _env(rt: Runtime, tmp_path: Path, client_ip: str = "203.0.113.5") -> AsyncIterator[Env]:
     intake = Intake(rt.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    app = create_app(rt, intake)
+    app = create_app(rt, intake, Pipeline(rt))
     transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
         yield Env(rt, intake, client, seed_message(rt, [BOB, "carol@client.example"]))

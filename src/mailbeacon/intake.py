@@ -157,17 +157,6 @@ class Intake:
             )
         self.journal.close(remove=complete)
 
-    def flush_now(self, timeout: float = 10.0) -> bool:
-        """Block until everything recorded is stored (tests, shutdown). True if it was."""
-        self.journal.flush()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._next_seq > self._seq and not self._held:
-                return True
-            self._wake.set()
-            time.sleep(0.005)
-        return False
-
     @property
     def pending(self) -> int:
         return self._seq - self._next_seq + 1

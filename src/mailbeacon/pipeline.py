@@ -1,16 +1,19 @@
-"""The pipeline: the one path every stored hit and every recognised reply takes.
+"""The pipeline: the one path from what is stored to what is counted, for hits and replies alike.
 
-    stored hit ──classify (provisional)──▶ verdict ──after settle_window──▶ classify again
-                                                                           ──▶ settled verdict + counters
-    reply ──▶ stored once ──▶ counters
+    hit   ──Intake (journal, writer)──▶ stored ──decide (provisional)──▶ verdict
+                                        ──after settle_window──▶ decide again ──▶ settled verdict + counters
+    reply ──inbound.take_in (recognised)──▶ record_replies ──▶ stored once + counters
 
-Verdicts settle: a hit is classified when it arrives and again once `settle_window` seconds
-have passed (a burst is only a burst when the next click comes). Counters only ever take
-settled verdicts, each exactly once, in the same transaction that settles it. `reclassify`
-re-runs the current rules over stored raw hits and rebuilds the affected counters.
+Each ends in one store transaction that writes the record and its counter delta together, so
+each hit and each reply counts exactly once. Verdicts settle: a hit is decided when it arrives
+and again once `settle_window` seconds have passed (a burst is only a burst when the next click
+comes); counters only take settled verdicts.
 
-Only one node runs the pipeline at a time (a lease in the database); the others keep serving
-and storing hits.
+Only one node decides hits at a time (the lease `LEASE` in the database); the others keep
+serving and storing. A batch that fails is decided again one hit at a time, and a hit that
+still fails is set aside with the reason (the rest go on); the loop survives any failure of a
+round, and `start` restarts it should it end all the same. `/healthz` fails when no round has
+completed for `STALLED_AFTER` seconds.
 """
 
 from __future__ import annotations
@@ -20,34 +23,42 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from .classify import classify, rules_version
+from .classifier import Classifier, Decided
 from .errors import MailbeaconError, NotFound, StoreUnavailable
-from .model import ClassifyContext, Hit, MessageInfo, Reason, Recipient, Reply, Verdict, VerdictClass
-from .reclassify import (
-    LEASE,
-    LEASE_TTL,
-    RECLASSIFY_REQUEST,
-    Decided,
-    ReclassifyResult,
-    answer_request,
-    rebuild_counters,
-    reclassify,
-    recompute,
-)
+from .model import Hit, Reply
+from .reclassify import RECLASSIFY_REQUEST, answer_request, ask, reclassify
 from .runtime import Runtime
 from .signature_watch import SignatureWatch
 from .stats import Counts, counted_reply_kind, hit_delta, reply_delta
 
 log = logging.getLogger("mailbeacon.pipeline")
 
-#: how far back a hit's classification looks at the recipient's earlier hits
-LOOKBACK = timedelta(hours=24)
-PEER_LOOKBACK = timedelta(hours=1)
-MESSAGE_CACHE_SECONDS = 30.0
+#: the lease that lets one node at a time decide hits, and its length in seconds
+LEASE = "pipeline"
+LEASE_TTL = 15.0
+#: seconds without a completed round after which the pipeline counts as stalled (`/healthz` fails)
+STALLED_AFTER = 120.0
+#: seconds before a pipeline task that ended unexpectedly is started again
+RESTART_AFTER = 1.0
+
+
+@dataclass
+class PipelineState:
+    """What the pipeline has done, for `/healthz` and tests (times from the runtime's clock)."""
+
+    decided: int = 0
+    settled: int = 0
+    #: hits that could not be decided and were set aside (state failed, with the reason)
+    set_aside: int = 0
+    restarts: int = 0
+    holds_lease: bool = False
+    #: when a round last completed (or the pipeline started)
+    last_round_at: datetime | None = None
+    last_error: str | None = None
 
 
 class Pipeline:
@@ -57,138 +68,72 @@ class Pipeline:
         *,
         batch: int = 500,
         owner: str | None = None,
-        on_settled: Callable[[Sequence[tuple[Hit, Verdict]]], None] | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
         self.rt = runtime
         self.store = runtime.store
         self.batch = batch
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.on_settled = on_settled
-        self._messages: OrderedDict[int, tuple[float, MessageInfo]] = OrderedDict()
-        self._recipients: OrderedDict[int, Recipient] = OrderedDict()
-        self._lease_until = 0.0
+        self.classifier = classifier or Classifier(runtime.store, runtime.settings)
         self.signatures = SignatureWatch(self.store, self.owner, runtime.clock)
-        self.decided = 0
-        self.settled = 0
+        self.state = PipelineState()
+        self.task: asyncio.Task[None] | None = None
+        self._lease_until = 0.0
 
-    # -- context ------------------------------------------------------------------------------
-
-    def message_info(self, message_id: int) -> MessageInfo:
-        hit = self._messages.get(message_id)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < MESSAGE_CACHE_SECONDS:
-            return hit[1]
-        info = self.store.message_info(message_id)
-        self._messages[message_id] = (now, info)
-        self._messages.move_to_end(message_id)
-        while len(self._messages) > 5000:
-            self._messages.popitem(last=False)
-        return info
-
-    def recipient(self, recipient_id: int) -> Recipient:
-        r = self._recipients.get(recipient_id)
-        if r is None:
-            r = self.store.recipient(recipient_id)
-            self._recipients[recipient_id] = r
-            while len(self._recipients) > 50_000:
-                self._recipients.popitem(last=False)
-        return r
-
-    def contexts(self, hits: Sequence[Hit]) -> dict[int, ClassifyContext | None]:
-        """A classification context per hit id (None when its message or recipient is gone)."""
-        s = self.rt.settings
-        settle = timedelta(seconds=s.settle_window)
-        by_rcpt: dict[int, list[Hit]] = {}
-        for h in hits:
-            by_rcpt.setdefault(h.recipient_id, []).append(h)
-        lo = min(h.at for h in hits)
-        hi = max(h.at for h in hits)
-        rcpt_hits = self.store.recipient_hits(by_rcpt, since=lo - LOOKBACK, until=hi + settle)
-        by_msg_ips: dict[int, set[str]] = {}
-        for h in hits:
-            by_msg_ips.setdefault(h.message_id, set()).add(h.ip)
-        peers: dict[int, list[Hit]] = {
-            mid: self.store.peer_hits(mid, ips, lo - PEER_LOOKBACK, hi + settle) for mid, ips in by_msg_ips.items()
-        }
-        out: dict[int, ClassifyContext | None] = {}
-        for h in hits:
-            assert h.id is not None
-            try:
-                info = self.message_info(h.message_id)
-                rcpt = self.recipient(h.recipient_id)
-            except NotFound:
-                out[h.id] = None
-                continue
-            if rcpt.message_id != h.message_id:
-                out[h.id] = None
-                continue
-            out[h.id] = ClassifyContext(
-                message=info,
-                recipient=rcpt.address,
-                relation=rcpt.relation,
-                other_hits=tuple(o for o in rcpt_hits.get(h.recipient_id, ()) if o.id != h.id),
-                peer_hits=tuple(
-                    p for p in peers.get(h.message_id, ()) if p.ip == h.ip and p.recipient_id != h.recipient_id
-                ),
-                self_view_window=s.self_view_window,
-                settle_window=s.settle_window,
-            )
-        return out
-
-    def forget_messages(self) -> None:
-        """Drop cached message context (devices, members may have changed)."""
-        self._messages.clear()
-
-    def decide(self, hit: Hit, ctx: ClassifyContext | None) -> Verdict:
-        if ctx is None:
-            return Verdict(
-                VerdictClass.UNKNOWN,
-                (Reason("message_gone", "the tracked message or recipient no longer exists"),),
-                rules_version=rules_version(),
-            )
-        try:
-            return classify(hit, ctx)
-        except Exception:  # a rule bug must not stop the pipeline
-            log.exception("classifier failed on hit %s", hit.id)
-            return Verdict(
-                VerdictClass.UNKNOWN,
-                (Reason("classifier_error", "the classifier failed on this hit; see the server log"),),
-                rules_version=rules_version(),
-            )
-
-    # -- one step -----------------------------------------------------------------------------
+    # -- hits ---------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Classify one batch of new hits and settle one batch of due ones. Returns hits decided."""
+        """Decide one batch of new hits and settle one batch of due ones. Returns hits handled."""
         self.signatures.check()  # new signature files are used without a restart; recorded for other nodes
         now = self.rt.clock()
-        window = timedelta(seconds=self.rt.settings.settle_window)
         pending = self.store.pending_hits(self.batch)
         due = self.store.due_hits(now, self.batch)
         seen = {p.id for p in pending}
         hits = pending + [h for h in due if h.id not in seen]
         if not hits:
             return 0
-        ctxs = self.contexts(hits)
-        decided: list[Decided] = []
-        deltas: list[tuple[int, int, Counts]] = []
-        settled: list[tuple[Hit, Verdict]] = []
-        for h in hits:
-            assert h.id is not None
-            v = self.decide(h, ctxs[h.id])
-            settle_at = h.at + window
-            if now >= settle_at:
-                decided.append((h, v, None))
-                deltas.append((h.recipient_id, h.message_id, hit_delta(h.kind, h.link, h.at, v.cls)))
-                settled.append((h, v))
-            else:
-                decided.append((h, v, settle_at))
+        try:
+            self._decide(hits, now)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("deciding a batch of %d hit(s) failed; deciding them one by one", len(hits))
+            for h in hits:
+                try:
+                    self._decide([h], now)
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:
+                    self._set_aside(h, exc, now)
+        return len(hits)
+
+    def _decide(self, hits: Sequence[Hit], now: datetime) -> None:
+        decided: list[Decided] = self.classifier.decide(hits, now)
+        deltas: list[tuple[int, int, Counts]] = [
+            (h.recipient_id, h.message_id, hit_delta(h.kind, h.link, h.at, v.cls))
+            for h, v, settle_at in decided
+            if settle_at is None
+        ]
         self.store.record_verdicts(decided, now, deltas)
-        self.decided += len(decided)
-        self.settled += len(settled)
-        if settled and self.on_settled is not None:
-            self.on_settled(settled)
-        return len(decided)
+        self.state.decided += len(decided)
+        self.state.settled += len(deltas)
+
+    def _set_aside(self, hit: Hit, exc: Exception, now: datetime) -> None:
+        """Keep a hit that cannot be decided out of the way, with the reason; the others go on."""
+        log.error("hit %s cannot be decided and is set aside: %r", hit.id, exc, exc_info=exc)
+        why = f"deciding this hit failed ({type(exc).__name__}: {exc})".replace("\x00", "")[:300]
+        verdict = self.classifier.unknown(
+            "pipeline_error", why + "; see the server log, `mailbeacon reclassify` tries it again"
+        )
+        assert hit.id is not None
+        try:
+            self.store.set_aside([(hit, verdict)], now)
+        except StoreUnavailable:
+            raise
+        except Exception:  # not even the reason could be written: set it aside without one
+            log.exception("cannot record why hit %s was set aside", hit.id)
+            self.store.mark_failed([hit.id])
+        self.state.set_aside += 1
 
     def drain(self, limit: int = 1_000_000) -> int:
         """Run until nothing is left to decide right now (tests, CLI)."""
@@ -200,6 +145,30 @@ class Pipeline:
             total += n
         return total
 
+    # -- replies ------------------------------------------------------------------------------
+
+    def record_replies(self, replies: Sequence[Reply]) -> list[Reply]:
+        """Store recognised inbound messages (each once) and count them (R5-R7), atomically.
+
+        Replies to messages whose reply tracking was switched off (R8) are not recorded.
+        Returns the replies that were new.
+        """
+        tracked: dict[int, bool] = {}
+        keep = []
+        for r in replies:
+            if r.message_id not in tracked:
+                try:
+                    tracked[r.message_id] = bool(self.store.message(r.message_id).tracking.get("replies", True))
+                except NotFound:
+                    tracked[r.message_id] = False
+            if tracked[r.message_id]:
+                keep.append(r)
+        if not keep:
+            return []
+        return self.store.add_replies(
+            keep, self.rt.clock(), lambda r: reply_delta(counted_reply_kind(r.kind, r.detail), r.at)
+        )
+
     # -- running inside `serve` ---------------------------------------------------------------
 
     def _hold_lease(self) -> bool:
@@ -208,19 +177,14 @@ class Pipeline:
             return True
         if self.store.acquire_lease(LEASE, self.owner, self.rt.clock(), LEASE_TTL):
             self._lease_until = mono + LEASE_TTL
+            self.state.holds_lease = True
             return True
         self._lease_until = 0.0
+        self.state.holds_lease = False
         return False
 
-    def recompute(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
-        return recompute(self, recipient_ids)
-
-    def rebuild_counters(self, recipient_ids: Iterable[int]) -> None:
-        rebuild_counters(self, recipient_ids)
-
-    def reclassify(self, since: datetime | None = None) -> ReclassifyResult:
-        """Re-run the rules over stored hits; call while holding the lease (see `run_reclassify`)."""
-        return reclassify(self, since)
+    def _progress(self) -> None:
+        self.state.last_round_at = self.rt.clock()
 
     def tick(self) -> int:
         """One round as run by `serve`: hold the lease, answer a reclassify request, decide a batch."""
@@ -228,7 +192,7 @@ class Pipeline:
             return 0
         request = self.store.get_meta(RECLASSIFY_REQUEST)
         if request:
-            answer_request(self, request)
+            answer_request(self.store, self.classifier, self.rt.clock(), request, progress=self._progress)
         return self.run_once()
 
     async def run(
@@ -238,11 +202,13 @@ class Pipeline:
         idle: float = 0.25,
         busy: Callable[[], bool] | None = None,
         max_defer: float = 30.0,
+        pause: float = 2.0,
     ) -> None:
         """Loop until `stop` is set: decide hits as they are stored and as they come due.
 
         While `busy()` says a burst is coming in, classification waits — at most `max_defer`
-        seconds at a time — so the same CPU can answer requests first.
+        seconds at a time — so the same CPU can answer requests first. A round that fails is
+        logged and tried again after `pause` seconds.
         """
         deferred_since: float | None = None
         while not stop.is_set():
@@ -260,11 +226,16 @@ class Pipeline:
                 n = await asyncio.to_thread(self.tick)
             except StoreUnavailable as exc:
                 log.warning("pipeline paused, database unavailable: %s", exc)
-                n = 0
-                await _wait(stop, 2.0)
-            except MailbeaconError:
-                log.exception("pipeline step failed")
-                n = 0
+                self.state.last_error = str(exc)
+                await _wait(stop, pause)
+                continue
+            except Exception as exc:  # whatever it was, the loop goes on
+                log.exception("pipeline round failed")
+                self.state.last_error = f"{type(exc).__name__}: {exc}"
+                await _wait(stop, pause)
+                continue
+            self._progress()
+            self.state.last_error = None
             if n == 0:
                 wake.clear()
                 await _wait_any(stop, wake, idle)
@@ -273,6 +244,65 @@ class Pipeline:
                 await asyncio.to_thread(self.store.release_lease, LEASE, self.owner)
             except StoreUnavailable:
                 pass
+
+    def start(
+        self,
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        *,
+        busy: Callable[[], bool] | None = None,
+        restart_after: float = RESTART_AFTER,
+        **options: float,
+    ) -> asyncio.Task[None]:
+        """Run the loop as a task that is started again if it ends before `stop` is set."""
+        self._progress()
+        task = asyncio.create_task(self.run(stop, wake, busy=busy, **options), name="mailbeacon-pipeline")
+        self.task = task
+
+        def ended(t: asyncio.Task[None]) -> None:
+            if stop.is_set():
+                return
+            exc = None if t.cancelled() else t.exception()
+            self.state.restarts += 1
+            self.state.last_error = f"the pipeline task ended: {exc!r}"
+            log.error("the pipeline stopped unexpectedly (%r); starting it again", exc, exc_info=exc)
+
+            def again() -> None:
+                if not stop.is_set():
+                    self.start(stop, wake, busy=busy, restart_after=restart_after, **options)
+
+            asyncio.get_running_loop().call_later(restart_after, again)
+
+        task.add_done_callback(ended)
+        return task
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def stalled(self, now: datetime) -> bool:
+        """Has classification stopped here (the task is not running, or no round completed lately)?"""
+        last = self.state.last_round_at
+        return not self.running or last is None or (now - last).total_seconds() > STALLED_AFTER
+
+
+def run_reclassify(runtime: Runtime, since: datetime | None, *, wait: float = 120.0) -> dict[str, object]:
+    """Reclassify here if no server holds the pipeline lease, else ask the server's pipeline to."""
+    owner = "reclassify:" + secrets.token_hex(3)
+    store = runtime.store
+    ttl = LEASE_TTL * 20
+    if store.acquire_lease(LEASE, owner, runtime.clock(), ttl):
+
+        def renew() -> None:
+            if not store.acquire_lease(LEASE, owner, runtime.clock(), ttl):
+                raise MailbeaconError("a `mailbeacon serve` took over the pipeline during reclassify; run it again")
+
+        try:
+            classifier = Classifier(store, runtime.settings)
+            return dict(reclassify(store, classifier, runtime.clock(), since, progress=renew).as_dict())
+        finally:
+            store.release_lease(LEASE, owner)
+    return ask(store, since, wait=wait)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -309,29 +339,3 @@ class LoadGauge:
             self._busy = (n - self._n) / (now - self._t) > self.rate
             self._n, self._t = n, now
         return self._busy
-
-
-# -- replies ----------------------------------------------------------------------------------
-
-
-def record_replies(runtime: Runtime, replies: Sequence[Reply]) -> list[Reply]:
-    """Store recognised inbound messages (each once) and count them (R5-R7).
-
-    Replies to messages whose reply tracking was switched off (R8) are not recorded.
-    Returns the replies that were new.
-    """
-    tracked: dict[int, bool] = {}
-    keep = []
-    for r in replies:
-        if r.message_id not in tracked:
-            try:
-                tracked[r.message_id] = bool(runtime.store.message(r.message_id).tracking.get("replies", True))
-            except NotFound:
-                tracked[r.message_id] = False
-        if tracked[r.message_id]:
-            keep.append(r)
-    if not keep:
-        return []
-    return runtime.store.add_replies(
-        keep, runtime.clock(), lambda r: reply_delta(counted_reply_kind(r.kind, r.detail), r.at)
-    )

@@ -1,34 +1,35 @@
-"""Re-running the rules over stored raw hits, and rebuilding counters from scratch.
+"""Re-running the rules over stored raw hits, and rebuilding counters from them.
 
-`reclassify` runs under the pipeline lease. From the CLI, `run_reclassify` does it directly
-when no server holds the lease, and otherwise asks the running server's pipeline (through the
-`meta` table) and waits for its answer.
+`reclassify` decides every stored hit (at or after `since`) again through the same `Classifier`
+as the settling loop, then rebuilds the counters of every recipient it touched, one recipient
+per transaction holding that recipient's lock (a reply recorded meanwhile is not overwritten).
+
+Only whoever holds the pipeline lease may reclassify (see `pipeline.run_reclassify`). A command
+that cannot take the lease asks the server that holds it, through the `meta` table: `ask` leaves
+a request, the server's pipeline answers it with `answer_request`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from .errors import MailbeaconError
-from .model import Hit, HitKind, Verdict
-from .runtime import Runtime
+from .classifier import Classifier
+from .errors import MailbeaconError, StoreUnavailable
+from .model import HitKind, Reply
 from .stats import Counts, compute, counted_reply_kind
+from .store import Store, StoredVerdict
 
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+log = logging.getLogger("mailbeacon.reclassify")
 
-LEASE = "pipeline"
-LEASE_TTL = 15.0
 RECLASSIFY_REQUEST = "reclassify_request"
 RECLASSIFY_DONE = "reclassify_done"
-
-Decided = tuple[Hit, Verdict, datetime | None]
+PAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -41,90 +42,93 @@ class ReclassifyResult:
         return {"hits": self.hits, "changed": self.changed, "recipients": self.recipients}
 
 
-def recompute(pipe: Pipeline, recipient_ids: Iterable[int]) -> dict[int, Counts]:
-    """Counters rebuilt from settled raw hits and replies (what the incremental ones must equal)."""
-    out: dict[int, Counts] = {}
+def recount(hits: Sequence[StoredVerdict], replies: Sequence[Reply]) -> Counts:
+    """A recipient's counters from its stored hits and replies: what the incremental ones must equal."""
+    settled = [
+        (sv.hit.kind, sv.hit.link, sv.hit.at, sv.verdict.cls)
+        for sv in hits
+        if sv.settled and sv.verdict is not None and sv.hit.kind is not HitKind.SELF_VIEW
+    ]
+    return compute(settled, [(counted_reply_kind(r.kind, r.detail), r.at) for r in replies])
+
+
+def rebuild_counters(store: Store, recipient_ids: Iterable[int]) -> None:
+    """Rebuild the recipients' counters from their raw hits and replies, one transaction each."""
     for rid in recipient_ids:
-        rows = pipe.store.hits_with_verdicts(recipient_id=rid, limit=10_000_000)
-        hits = [
-            (sv.hit.kind, sv.hit.link, sv.hit.at, sv.verdict.cls)
-            for sv in rows
-            if sv.settled and sv.verdict is not None and sv.hit.kind is not HitKind.SELF_VIEW
-        ]
-        replies = [(counted_reply_kind(r.kind, r.detail), r.at) for r in pipe.store.replies(recipient_id=rid)]
-        out[rid] = compute(hits, replies)
-    return out
+        store.rebuild_counters(rid, store.recipient(rid).message_id, recount)
 
 
-def rebuild_counters(pipe: Pipeline, recipient_ids: Iterable[int]) -> None:
-    rows = [(rid, pipe.recipient(rid).message_id, counts) for rid, counts in recompute(pipe, recipient_ids).items()]
-    pipe.store.replace_counters(rows)
-
-
-def reclassify(pipe: Pipeline, since: datetime | None = None, page: int = 2000) -> ReclassifyResult:
+def reclassify(
+    store: Store,
+    classifier: Classifier,
+    now: datetime,
+    since: datetime | None = None,
+    *,
+    page: int = PAGE,
+    progress: Callable[[], None] | None = None,
+) -> ReclassifyResult:
     """Re-run the current rules over stored hits (at or after `since`) and rebuild their counters."""
-    now = pipe.rt.clock()
-    window = timedelta(seconds=pipe.rt.settings.settle_window)
     after, total, changed = 0, 0, 0
     touched: set[int] = set()
-    pipe.forget_messages()
+    classifier.forget_messages()
     while True:
-        rows = pipe.store.hits_with_verdicts(since=since, after_id=after, limit=page)
+        rows = store.hits_with_verdicts(since=since, after_id=after, limit=page)
         if not rows:
             break
         after = rows[-1].hit.id or after
         rows = [r for r in rows if r.hit.kind is not HitKind.SELF_VIEW]
         if not rows:
             continue
-        ctxs = pipe.contexts([r.hit for r in rows])
-        decided: list[Decided] = []
-        for r in rows:
-            assert r.hit.id is not None
-            v = pipe.decide(r.hit, ctxs[r.hit.id])
-            settle_at = r.hit.at + window
-            decided.append((r.hit, v, None if now >= settle_at else settle_at))
+        decided = classifier.decide([r.hit for r in rows], now)
+        for r, (_, v, _) in zip(rows, decided, strict=True):
             old = r.verdict
             if old is None or (old.cls, old.subtype, old.codes) != (v.cls, v.subtype, v.codes):
                 changed += 1
             touched.add(r.hit.recipient_id)
-        pipe.store.record_verdicts(decided, now, [])
+        store.record_verdicts(decided, now, [])
         total += len(decided)
-    rebuild_counters(pipe, sorted(touched))
+        if progress is not None:
+            progress()
+    rebuild_counters(store, sorted(touched))
     return ReclassifyResult(hits=total, changed=changed, recipients=len(touched))
 
 
-def answer_request(pipe: Pipeline, request: str) -> None:
-    """Carry out a reclassify request a CLI left in the meta table, and leave the answer there."""
+def answer_request(
+    store: Store,
+    classifier: Classifier,
+    now: datetime,
+    request: str,
+    *,
+    progress: Callable[[], None] | None = None,
+) -> None:
+    """Carry out a reclassify request a command left in the meta table, and leave the answer there.
+
+    Any failure but an unavailable database is the answer (the command shows it), so a request
+    that always fails is not tried again and again.
+    """
     req: dict[str, object] = {"id": None}
     try:
         req = json.loads(request)
         since_s = req.get("since")
         since = datetime.fromisoformat(str(since_s)) if since_s else None
-        result: dict[str, object] = dict(reclassify(pipe, since).as_dict())
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        result = {"error": str(exc)}
-    pipe.store.set_meta(RECLASSIFY_REQUEST, "")
-    pipe.store.set_meta(RECLASSIFY_DONE, json.dumps({"id": req.get("id"), **result}))
+        result: dict[str, object] = dict(reclassify(store, classifier, now, since, progress=progress).as_dict())
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        log.exception("the reclassify request %r failed", request[:200])
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    store.set_meta(RECLASSIFY_REQUEST, "")
+    store.set_meta(RECLASSIFY_DONE, json.dumps({"id": req.get("id"), **result}))
 
 
-def run_reclassify(runtime: Runtime, since: datetime | None, *, wait: float = 120.0) -> dict[str, object]:
-    """Reclassify now if no server holds the pipeline, else ask the server's pipeline to do it."""
-    from .pipeline import Pipeline
-
-    pipe = Pipeline(runtime, owner="reclassify:" + secrets.token_hex(3))
-    if runtime.store.acquire_lease(LEASE, pipe.owner, runtime.clock(), LEASE_TTL * 20):
-        try:
-            return dict(reclassify(pipe, since).as_dict())
-        finally:
-            runtime.store.release_lease(LEASE, pipe.owner)
+def ask(store: Store, since: datetime | None, *, wait: float) -> dict[str, object]:
+    """Ask the server that holds the pipeline to reclassify, and wait up to `wait` seconds for it."""
     req_id = secrets.token_hex(6)
-    runtime.store.set_meta(RECLASSIFY_DONE, "")
-    runtime.store.set_meta(
-        RECLASSIFY_REQUEST, json.dumps({"id": req_id, "since": since.isoformat() if since else None})
-    )
+    store.set_meta(RECLASSIFY_DONE, "")
+    store.set_meta(RECLASSIFY_REQUEST, json.dumps({"id": req_id, "since": since.isoformat() if since else None}))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        done = runtime.store.get_meta(RECLASSIFY_DONE)
+        done = store.get_meta(RECLASSIFY_DONE)
         if done:
             result = json.loads(done)
             if result.get("id") == req_id:

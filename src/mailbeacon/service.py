@@ -1,8 +1,9 @@
 """Everything `mailbeacon serve` runs, in one event loop, started and stopped in order.
 
-Start: intake (writer thread, journal replay) → pipeline → link mirror → HTTP → SMTP proxy →
-mailbox watchers. Every part starts while the database is unreachable and catches up when it
-returns (see "Faults" in docs/architecture.md).
+Start: intake (writer thread, journal replay) → pipeline (restarted should its task ever end) →
+link mirror → HTTP → SMTP proxy → mailbox watchers. Hits go intake → pipeline; inbound mail
+(HTTP, watchers) is recorded through the same pipeline. Every part starts while the database is
+unreachable and catches up when it returns (see "Faults" in docs/architecture.md).
 Stop (SIGTERM/SIGINT): stop taking new work (watchers, SMTP, HTTP finish what is in flight) →
 intake stores every acknowledged hit → pipeline stops.
 """
@@ -66,18 +67,18 @@ class Service:
             on_stored=lambda: _notify(loop, wake),
         )
         self.intake.start(loop)
-        self.pipeline = Pipeline(rt)
+        self.pipeline = pipeline = Pipeline(rt)
         intake = self.intake
         gauge = LoadGauge(lambda: intake.state.recorded, s.pipeline_busy_rate)
-        self._tasks.append(asyncio.create_task(self.pipeline.run(self._stop, wake, busy=gauge)))
+        pipeline.start(self._stop, wake, busy=gauge)
         self._tasks.append(asyncio.create_task(self._mirror_links()))
         if self.with_http:
-            self.http = HttpServer(create_app(rt, self.intake), s)
+            self.http = HttpServer(create_app(rt, self.intake, pipeline), s)
             await self.http.start()
         if self.with_smtp and s.smtp not in ("", "off"):
             self.parts.append(("smtp", await start_smtp_proxy(rt)))
         if self.with_watchers:
-            self.parts.append(("imap", await start_watchers(rt)))
+            self.parts.append(("imap", await start_watchers(pipeline)))
 
     async def stop(self) -> None:
         for name, part in reversed(self.parts):
@@ -90,11 +91,12 @@ class Service:
         if self.intake is not None:
             await self.intake.stop()
         self._stop.set()
-        for task in self._tasks:
+        pipeline_task = self.pipeline.task if self.pipeline is not None else None
+        for task in [*([pipeline_task] if pipeline_task else []), *self._tasks]:
             try:
                 await asyncio.wait_for(task, 10)
             except (TimeoutError, Exception):
-                log.exception("pipeline did not stop cleanly")
+                log.exception("%s did not stop cleanly", task.get_name())
 
     async def _mirror_links(self) -> None:
         """Keep this node's link book up to date, so its clicks land without the database (R1)."""
@@ -107,9 +109,6 @@ class Service:
                 await asyncio.wait_for(self._stop.wait(), LINK_MIRROR_INTERVAL)
             except TimeoutError:
                 pass
-
-    def request_stop(self) -> None:
-        self._stop.set()
 
     async def run_until_signalled(self) -> None:
         """Start, wait for SIGTERM or SIGINT, stop gracefully."""

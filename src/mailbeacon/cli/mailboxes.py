@@ -11,6 +11,7 @@ import typer
 
 from ..errors import InvalidInput
 from ..imap import check_mailbox, parse_url
+from ..pipeline import Pipeline
 from .base import app, console, print_json, runtime
 from .output import print_rows, when
 
@@ -106,7 +107,7 @@ def mailbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
 def mailbox_check(ctx: typer.Context, mailbox_id: int) -> None:
     """Connect once now and handle everything new (also shows whether the login works)."""
     rt = runtime(ctx)
-    result = asyncio.run(check_mailbox(rt, mailbox_id))
+    result = asyncio.run(check_mailbox(Pipeline(rt), mailbox_id))
     console.print(
         f"Mailbox {mailbox_id}: {result.messages} new message(s), {result.fetched} read in full, "
         f"{result.recorded} recorded ({', '.join(f'{k}: {v}' for k, v in result.folders.items()) or 'no folders'})."

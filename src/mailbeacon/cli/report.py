@@ -11,7 +11,7 @@ from rich.padding import Padding
 
 from ..errors import InvalidInput, NotFound
 from ..model import Message
-from ..reclassify import run_reclassify
+from ..pipeline import run_reclassify
 from ..reports import hits_report, message_report
 from ..runtime import Runtime
 from .base import app, console, print_json, runtime

@@ -1,7 +1,7 @@
 """Watching the senders' mailboxes over IMAP for replies, auto-replies and bounces.
 
-`start_watchers(runtime)` is what `mailbeacon serve` runs (stop with `await watchers.stop()`);
-`check_mailbox(runtime, id)` does one pass. `client.py` is the only module that speaks IMAP (`protocol.py` holds its pure wire details).
+`start_watchers(pipeline)` is what `mailbeacon serve` runs (stop with `await watchers.stop()`);
+`check_mailbox(pipeline, id)` does one pass; what they find is recorded through the pipeline. `client.py` is the only module that speaks IMAP (`protocol.py` holds its pure wire details).
 """
 
 from __future__ import annotations

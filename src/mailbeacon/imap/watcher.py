@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..errors import AuthError, MailbeaconError
+from ..inbound import StoreView, take_in
+from ..pipeline import Pipeline
 from ..replies import needs_body
-from ..replies.inbound import StoreView, take_in
 from ..runtime import Runtime
 from ..store.mailboxes import Mailbox
 from .client import FolderUnavailable, ImapClient
@@ -76,10 +77,11 @@ class CheckResult:
 
 
 class MailboxWatcher:
-    """Watches one mailbox until cancelled."""
+    """Watches one mailbox until cancelled; what it finds is recorded through `pipeline`."""
 
-    def __init__(self, runtime: Runtime, mailbox_id: int, options: WatchOptions, owner: str) -> None:
-        self.runtime = runtime
+    def __init__(self, pipeline: Pipeline, mailbox_id: int, options: WatchOptions, owner: str) -> None:
+        self.pipeline = pipeline
+        self.runtime = pipeline.rt
         self.mailbox_id = mailbox_id
         self.options = options
         self.owner = owner
@@ -163,7 +165,7 @@ class MailboxWatcher:
                     result.fetched += 1
                     outcome = await asyncio.to_thread(
                         take_in,
-                        self.runtime,
+                        self.pipeline,
                         raw,
                         user_id=mailbox.user_id,
                         source="imap",
@@ -247,8 +249,9 @@ class MailboxWatcher:
 class Watchers:
     """All mailbox watchers of this process. Picks up added and removed mailboxes by itself."""
 
-    def __init__(self, runtime: Runtime, options: WatchOptions) -> None:
-        self.runtime = runtime
+    def __init__(self, pipeline: Pipeline, options: WatchOptions) -> None:
+        self.pipeline = pipeline
+        self.runtime = pipeline.rt
         self.options = options
         self.owner = f"watcher:{secrets.token_hex(4)}"
         self.tasks: dict[int, asyncio.Task[None]] = {}
@@ -265,7 +268,7 @@ class Watchers:
         """Start watchers for new mailboxes, stop those of removed ones."""
         ids = {m.id for m in await asyncio.to_thread(self.runtime.store.mailboxes)}
         for mid in ids - set(self.tasks):
-            watcher = MailboxWatcher(self.runtime, mid, self.options, self.owner)
+            watcher = MailboxWatcher(self.pipeline, mid, self.options, self.owner)
             self.tasks[mid] = asyncio.create_task(watcher.run(), name=f"mailbeacon-imap-{mid}")
         for mid in set(self.tasks) - ids:
             await self._cancel(mid)
@@ -309,16 +312,17 @@ def options_from(runtime: Runtime, **overrides: float) -> WatchOptions:
     return WatchOptions(**values)  # type: ignore[arg-type]
 
 
-async def start_watchers(runtime: Runtime, **overrides: float) -> Watchers:
+async def start_watchers(pipeline: Pipeline, **overrides: float) -> Watchers:
     """Start watching every configured mailbox (what `mailbeacon serve` runs); `await w.stop()`."""
-    watchers = Watchers(runtime, options_from(runtime, **overrides))
+    watchers = Watchers(pipeline, options_from(pipeline.rt, **overrides))
     await watchers.start()
     return watchers
 
 
-async def check_mailbox(runtime: Runtime, mailbox_id: int, **overrides: float) -> CheckResult:
+async def check_mailbox(pipeline: Pipeline, mailbox_id: int, **overrides: float) -> CheckResult:
     """Connect once, handle everything new in every folder, disconnect (`mailbeacon mailbox check`)."""
-    watcher = MailboxWatcher(runtime, mailbox_id, options_from(runtime, **overrides), "check")
+    runtime = pipeline.rt
+    watcher = MailboxWatcher(pipeline, mailbox_id, options_from(runtime, **overrides), "check")
     mailbox = await asyncio.to_thread(runtime.store.mailbox, mailbox_id)
     try:
         client = await watcher.connect(mailbox)

@@ -1,11 +1,13 @@
-"""Replies: recognise replies, auto-replies, bounces and reports to tracked emails.
+"""Replies: recognise replies, auto-replies, bounces and reports to tracked emails. Pure.
 
-The pure part (`recognise`, `analyse`, `needs_body`) takes raw bytes and a `SentView` and returns
-`model.Reply` values; `intake` connects it to the store and the pipeline.
+`recognise`, `analyse` and `needs_body` take raw bytes and a `SentView` (lookups into the sent
+mail) and return `model.Reply` values; nothing here does I/O. `mailbeacon.inbound` connects it
+to the store and the pipeline.
 """
 
 from __future__ import annotations
 
+from .parse import id_variants
 from .recognise import Analysis, analyse, find_tokens, needs_body, recognise
 from .view import SentIndex, SentMessage, SentRecipient, SentView
 
@@ -17,6 +19,7 @@ __all__ = [
     "SentView",
     "analyse",
     "find_tokens",
+    "id_variants",
     "needs_body",
     "recognise",
 ]

@@ -6,23 +6,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import Connection, select
+
 from ..model import Hit, Reply, Verdict
 from ..stats import Counts
+from . import schema as t
 from .accounts import AccountsStore
 from .base import make_engine
 from .counts import CountsStore
 from .diagnostics import DiagnosticsStore
-from .hits import STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
+from .hits import STATE_FAILED, STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
 from .leases import LeasesStore
 from .linkbook import LinkBook
 from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import current, upgrade
 from .replies import RepliesStore
+
+#: how a recipient's counters are computed from its stored hits and replies (see `rebuild_counters`)
+Recount = Callable[[Sequence[StoredVerdict], Sequence[Reply]], Counts]
 
 
 class Store(
@@ -35,7 +41,24 @@ class Store(
     RepliesStore,
     MailboxesStore,
 ):
-    """All of the store's parts on one connection pool."""
+    """All of the store's parts on one connection pool.
+
+    What changes a recipient's counters from several sides at once (the pipeline settling hits,
+    replies coming in, a rebuild) does it in one transaction each; a rebuild and recording a
+    reply also hold the recipient's lock, so neither overwrites the other.
+    """
+
+    def _lock_recipients(self, c: Connection, recipient_ids: Iterable[int]) -> None:
+        """Hold the recipients' rows until the transaction ends (PostgreSQL `FOR UPDATE`, in id order;
+        on SQLite a write transaction already holds the whole database)."""
+        ids = sorted(set(recipient_ids))
+        if ids and self.dialect != "sqlite":
+            c.execute(
+                select(t.recipients.c.id)
+                .where(t.recipients.c.id.in_(ids))
+                .order_by(t.recipients.c.id)
+                .with_for_update()
+            )
 
     def record_verdicts(
         self,
@@ -53,6 +76,7 @@ class Store(
     ) -> list[Reply]:
         """Store replies (duplicates skipped) and add the counter deltas of the new ones, atomically."""
         with self.tx() as c:
+            self._lock_recipients(c, (r.recipient_id for r in replies if r.recipient_id is not None))
             new = self._insert_replies(c, replies, now)
             deltas = []
             for r in new:
@@ -66,6 +90,17 @@ class Store(
         """The schema revision of the database; None for a database mailbeacon has not set up yet."""
         with self.reachable():
             return current(self.engine)
+
+    def rebuild_counters(self, recipient_id: int, message_id: int, recount: Recount) -> Counts:
+        """Replace a recipient's counters with `recount(its hits, its replies)`, in one transaction
+        holding the recipient's lock: a reply recorded meanwhile waits and is counted after."""
+        with self.tx() as c:
+            self._lock_recipients(c, [recipient_id])
+            counts = recount(
+                self._hits_with_verdicts(c, recipient_id=recipient_id), self._replies(c, recipient_id=recipient_id)
+            )
+            self._replace_counters(c, recipient_id, message_id, counts)
+        return counts
 
     def migrate(self) -> list[str]:
         """Bring the schema up to date; returns the revisions applied."""
@@ -82,11 +117,13 @@ def open_store(url: str, *, migrate: bool = False, link_book: Path | None = None
 
 
 __all__ = [
+    "STATE_FAILED",
     "STATE_NEW",
     "STATE_PROVISIONAL",
     "STATE_SETTLED",
     "LinkBook",
     "NewRecipient",
+    "Recount",
     "Store",
     "StoredVerdict",
     "open_store",

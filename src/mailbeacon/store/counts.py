@@ -1,7 +1,8 @@
 """Per-recipient and per-link counters.
 
 Deltas are applied with single `UPDATE ... SET n = n + :d` statements, so concurrent writers
-(the pipeline and reply intake) never lose an increment.
+(the pipeline and reply intake) never lose an increment. A rebuild from raw hits and replies
+replaces a recipient's counters while holding the recipient's lock (see `Store.rebuild_counters`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,6 @@ class CountsStore(StoreBase):
             return
         ins = sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
         c.execute(ins.on_conflict_do_nothing(index_elements=keys), rows)
-
-    def apply_deltas(self, deltas: Sequence[tuple[int, int, Counts]]) -> None:
-        """Add `(recipient_id, message_id, delta)` to the counters, in one transaction."""
-        with self.tx() as c:
-            self._apply_deltas(c, deltas)
 
     def _apply_deltas(self, c: Connection, deltas: Sequence[tuple[int, int, Counts]]) -> None:
         merged: dict[int, tuple[int, Counts]] = {}
@@ -86,34 +82,29 @@ class CountsStore(StoreBase):
                         )
                     )
 
-    def replace_counters(self, rows: Sequence[tuple[int, int, Counts]]) -> None:
-        """Overwrite the counters of the given recipients (after a recomputation)."""
-        if not rows:
-            return
-        ids = [rid for rid, _, _ in rows]
-        with self.tx() as c:
-            c.execute(delete(t.counters).where(t.counters.c.recipient_id.in_(ids)))
-            c.execute(delete(t.link_counters).where(t.link_counters.c.recipient_id.in_(ids)))
-            for rid, mid, cnt in rows:
-                values: dict[str, Any] = {"recipient_id": rid, "message_id": mid}
-                for name in INT_FIELDS + _MIN + _MAX:
-                    values[name] = getattr(cnt, name)
-                c.execute(insert(t.counters).values(**values))
-                links = sorted(set(cnt.link_clicks) | set(cnt.link_scanner_clicks))
-                if links:
-                    c.execute(
-                        insert(t.link_counters),
-                        [
-                            {
-                                "recipient_id": rid,
-                                "link": k,
-                                "message_id": mid,
-                                "clicks": cnt.link_clicks.get(k, 0),
-                                "clicks_scanner": cnt.link_scanner_clicks.get(k, 0),
-                            }
-                            for k in links
-                        ],
-                    )
+    def _replace_counters(self, c: Connection, rid: int, mid: int, cnt: Counts) -> None:
+        """Overwrite one recipient's counters (after a recomputation)."""
+        c.execute(delete(t.counters).where(t.counters.c.recipient_id == rid))
+        c.execute(delete(t.link_counters).where(t.link_counters.c.recipient_id == rid))
+        values: dict[str, Any] = {"recipient_id": rid, "message_id": mid}
+        for name in INT_FIELDS + _MIN + _MAX:
+            values[name] = getattr(cnt, name)
+        c.execute(insert(t.counters).values(**values))
+        links = sorted(set(cnt.link_clicks) | set(cnt.link_scanner_clicks))
+        if links:
+            c.execute(
+                insert(t.link_counters),
+                [
+                    {
+                        "recipient_id": rid,
+                        "link": k,
+                        "message_id": mid,
+                        "clicks": cnt.link_clicks.get(k, 0),
+                        "clicks_scanner": cnt.link_scanner_clicks.get(k, 0),
+                    }
+                    for k in links
+                ],
+            )
 
     def counts(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
         """Current counters per recipient (zero counters for recipients with none yet)."""

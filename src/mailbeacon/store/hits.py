@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
 from ..model import Hit, HitKind, Reason, Verdict, VerdictClass
 from . import schema as t
 from .base import StoreBase
 
-STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED = 0, 1, 2
+#: a hit's state: stored, provisionally decided (settles at `settle_at`), settled; or set aside
+#: because deciding it failed (its verdict row says why; `reclassify` tries it again)
+STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, STATE_FAILED = 0, 1, 2, 3
 _COLS = "uid, kind, workspace_id, message_id, recipient_id, link, at, method, ip, user_agent, headers, device_id, state"
 _INSERT = {
     "sqlite": f"INSERT OR IGNORE INTO hits ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -170,15 +172,6 @@ class HitsStore(StoreBase):
         with self.read() as c:
             return [_hit(r) for r in c.execute(q)]
 
-    def save_verdicts(
-        self,
-        decided: Sequence[tuple[Hit, Verdict, datetime | None]],
-        now: datetime,
-    ) -> None:
-        """Store verdicts. `settle_at` None means settled now; otherwise provisional until then."""
-        with self.tx() as c:
-            self._save_verdicts(c, decided, now)
-
     def _save_verdicts(
         self,
         c: Connection,
@@ -232,6 +225,36 @@ class HitsStore(StoreBase):
             state_rows,
         )
 
+    def set_aside(self, failed: Sequence[tuple[Hit, Verdict]], now: datetime) -> None:
+        """Hits the pipeline could not decide: their verdict row keeps the reason, their state is
+        failed (not counted, not picked up again; `reclassify` decides them anew)."""
+        if not failed:
+            return
+        with self.tx() as c:
+            self._save_verdicts(c, [(h, v, now) for h, v in failed], now)
+            self._mark_failed(c, [h.id for h, _ in failed if h.id is not None])
+
+    def mark_failed(self, hit_ids: Sequence[int]) -> None:
+        """Set hits aside without a verdict row (when even writing the reason fails)."""
+        with self.tx() as c:
+            self._mark_failed(c, hit_ids)
+
+    def _mark_failed(self, c: Connection, hit_ids: Sequence[int]) -> None:
+        c.execute(update(t.hits).where(t.hits.c.id.in_(list(hit_ids))).values(state=STATE_FAILED, settle_at=None))
+
+    def waiting_since(self, now: datetime) -> datetime | None:
+        """Since when the oldest hit waiting for a decision has been waiting (None: none waits).
+
+        A stored hit waits from its time (the oldest by storing order); a provisional one from
+        its `settle_at`, once that has passed.
+        """
+        new = select(t.hits.c.at).where(t.hits.c.state == STATE_NEW).order_by(t.hits.c.id).limit(1)
+        due = select(func.min(t.hits.c.settle_at)).where(t.hits.c.state == STATE_PROVISIONAL, t.hits.c.settle_at <= now)
+        with self.read() as c:
+            times = [c.execute(new).scalar(), c.execute(due).scalar()]
+        found = [x for x in times if x is not None]
+        return min(found) if found else None
+
     def hits_with_verdicts(
         self,
         *,
@@ -242,6 +265,21 @@ class HitsStore(StoreBase):
         limit: int = 10_000,
     ) -> list[StoredVerdict]:
         """Hits with their current verdicts (None before classification), in id order."""
+        with self.read() as c:
+            return self._hits_with_verdicts(
+                c, recipient_id=recipient_id, message_id=message_id, since=since, after_id=after_id, limit=limit
+            )
+
+    def _hits_with_verdicts(
+        self,
+        c: Connection,
+        *,
+        recipient_id: int | None = None,
+        message_id: int | None = None,
+        since: datetime | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[StoredVerdict]:
         q = (
             select(
                 t.hits,
@@ -253,16 +291,16 @@ class HitsStore(StoreBase):
             .select_from(t.hits.outerjoin(t.verdicts, t.verdicts.c.hit_id == t.hits.c.id))
             .where(t.hits.c.id > after_id)
             .order_by(t.hits.c.id)
-            .limit(limit)
         )
+        if limit is not None:
+            q = q.limit(limit)
         if recipient_id is not None:
             q = q.where(t.hits.c.recipient_id == recipient_id)
         if message_id is not None:
             q = q.where(t.hits.c.message_id == message_id)
         if since is not None:
             q = q.where(t.hits.c.at >= since)
-        with self.read() as c:
-            return [StoredVerdict(_hit(r), _verdict(r), r.state == STATE_SETTLED) for r in c.execute(q)]
+        return [StoredVerdict(_hit(r), _verdict(r), r.state == STATE_SETTLED) for r in c.execute(q)]
 
     def provisional_counts(self, recipient_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Per recipient, how many hits are not settled yet, by provisional class ('pending' if none)."""
@@ -283,13 +321,3 @@ class HitsStore(StoreBase):
             for rid, cls, n in c.execute(q):
                 out.setdefault(rid, {})[cls or "pending"] = int(n)
         return out
-
-    def unsettle(self, hit_ids: Sequence[int]) -> None:
-        """Mark hits for re-classification (used by `reclassify`)."""
-        with self.tx() as c:
-            for i in range(0, len(hit_ids), 500):
-                c.execute(
-                    update(t.hits)
-                    .where(and_(t.hits.c.id.in_(hit_ids[i : i + 500]), t.hits.c.kind != HitKind.SELF_VIEW.value))
-                    .values(state=STATE_NEW)
-                )

@@ -31,15 +31,11 @@ def _reply(row: Row[Any]) -> Reply:
 
 
 class RepliesStore(StoreBase):
-    def insert_replies(self, replies: Sequence[Reply], now: datetime) -> list[Reply]:
+    def _insert_replies(self, c: Connection, replies: Sequence[Reply], now: datetime) -> list[Reply]:
         """Store replies; those already stored (same message and inbound Message-ID) are skipped.
 
         Returns the replies that were new, with their ids.
         """
-        with self.tx() as c:
-            return self._insert_replies(c, replies, now)
-
-    def _insert_replies(self, c: Connection, replies: Sequence[Reply], now: datetime) -> list[Reply]:
         new: list[Reply] = []
         ins = sqlite.insert(t.replies) if self.dialect == "sqlite" else postgresql.insert(t.replies)
         for r in replies:
@@ -65,10 +61,13 @@ class RepliesStore(StoreBase):
         return new
 
     def replies(self, *, message_id: int | None = None, recipient_id: int | None = None) -> list[Reply]:
+        with self.read() as c:
+            return self._replies(c, message_id=message_id, recipient_id=recipient_id)
+
+    def _replies(self, c: Connection, *, message_id: int | None = None, recipient_id: int | None = None) -> list[Reply]:
         q = select(t.replies).order_by(t.replies.c.at, t.replies.c.id)
         if message_id is not None:
             q = q.where(t.replies.c.message_id == message_id)
         if recipient_id is not None:
             q = q.where(t.replies.c.recipient_id == recipient_id)
-        with self.read() as c:
-            return [_reply(r) for r in c.execute(q)]
+        return [_reply(r) for r in c.execute(q)]

@@ -15,6 +15,7 @@ from ..diagnose import diagnose
 from ..errors import AuthError, InvalidInput, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..model import Hit, HitKind, Message, User
+from ..pipeline import Pipeline
 from ..reports import hits_report, message_report
 from ..runtime import Runtime
 from ..signature_watch import status as signature_status
@@ -55,30 +56,61 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 async def healthz(request: Request) -> Response:
+    """Is this node storing hits and deciding them? 503 when the database is away or classification stopped.
+
+    `pipeline.lag` is how long the oldest hit waiting for a decision has waited (seconds; 0 when
+    none waits), whichever node decides; `pipeline.stalled` is whether this node's pipeline
+    stopped (its task is not running, or no round completed for a while).
+    """
+    rt = _rt(request)
     intake = _intake(request)
+    pipeline: Pipeline = request.app.state.pipeline
     st = intake.state
+    ps = pipeline.state
+    now = rt.clock()
+    lag: float | None = None
+    try:
+        waiting = await asyncio.to_thread(rt.store.waiting_since, now)
+        lag = max(0.0, (now - waiting).total_seconds()) if waiting else 0.0
+    except StoreUnavailable:
+        pass
+    try:  # which signature data this node and the deciding node use (signature_watch)
+        classifier = await asyncio.to_thread(signature_status, rt.store)
+    except StoreUnavailable:
+        classifier = {"rules_version": rules_version(), "deciding": None, "agrees": None}
+    # down when the writer cannot store, or when any part of the process (this very check
+    # included) last found the database unavailable
+    down = st.store_down or rt.store.unavailable is not None
+    stalled = pipeline.stalled(now)
+    ok = not down and not stalled
     body: dict[str, Any] = {
-        "ok": not st.store_down,
+        "ok": ok,
         "intake": {
             "recorded": st.recorded,
             "stored": st.stored,
             "pending": intake.pending,
-            "store_down": st.store_down,
+            "replayed": st.replayed,
+            "overflowed": st.overflowed,
             "rejected": st.rejected,
             "torn": st.torn,
             "journal_errors": st.journal_errors,
+            "store_down": down,
         },
+        "pipeline": {
+            "running": pipeline.running,
+            "stalled": stalled,
+            "lag": None if lag is None else round(lag, 1),
+            "holds_lease": ps.holds_lease,
+            "last_round_at": ps.last_round_at.isoformat().replace("+00:00", "Z") if ps.last_round_at else None,
+            "decided": ps.decided,
+            "settled": ps.settled,
+            "set_aside": ps.set_aside,
+            "restarts": ps.restarts,
+            "last_error": ps.last_error,
+        },
+        "classifier": classifier,
     }
-    try:  # which signature data this node and the deciding node use (signature_watch)
-        body["classifier"] = await asyncio.to_thread(signature_status, _rt(request).store)
-    except StoreUnavailable:
-        body["classifier"] = {"rules_version": rules_version(), "deciding": None, "agrees": None}
-    # down when the writer cannot store, or when any part of the process (this very check
-    # included) last found the database unavailable
-    down = st.store_down or _rt(request).store.unavailable is not None
-    body["ok"] = not down
-    body["intake"]["store_down"] = down
-    return JSONResponse(body, status_code=200 if not down else 503)
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 # -- devices ----------------------------------------------------------------------------------

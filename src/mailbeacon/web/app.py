@@ -1,4 +1,4 @@
-"""`create_app(runtime, intake)`: the whole HTTP surface, with its one route table.
+"""`create_app(runtime, intake, pipeline)`: the whole HTTP surface, with its one route table.
 
 The tracking endpoints (`/o/`, `/c/`) are raw ASGI in front (see tracking.py); every other
 path goes to a Starlette app built from `ROUTES`.
@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ..errors import AuthError, Conflict, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
 from ..intake import Intake
+from ..pipeline import Pipeline
 from ..runtime import Runtime
 from . import api, extension, inbound
 from .auth import CHALLENGE
@@ -57,8 +58,10 @@ async def _error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
-def create_app(runtime: Runtime, intake: Intake) -> TrackingApp:
+def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline) -> TrackingApp:
+    """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports."""
     api_app = Starlette(routes=ROUTES, exception_handlers={MailbeaconError: _error})
     api_app.state.runtime = runtime
     api_app.state.intake = intake
+    api_app.state.pipeline = pipeline
     return TrackingApp(runtime, intake, fallback=api_app)

@@ -14,13 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import InvalidInput
-from ..replies.inbound import take_in
+from ..inbound import take_in
+from ..pipeline import Pipeline
 from ..runtime import Runtime
 from .auth import authenticate
 
 
 async def receive_inbound(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
+    pipeline: Pipeline = request.app.state.pipeline
     user = await authenticate(request, rt)
     limit = rt.settings.smtp_max_size
     declared = request.headers.get("content-length", "")
@@ -37,7 +39,7 @@ async def receive_inbound(request: Request) -> Response:
     if not raw.strip():
         raise InvalidInput("send the raw message (RFC 5322) as the request body")
     scope: dict[str, Any] = {"workspace_id": user.workspace_id} if user.is_admin else {"user_id": user.id}
-    outcome = await asyncio.to_thread(take_in, rt, raw, source="api", **scope)
+    outcome = await asyncio.to_thread(take_in, pipeline, raw, source="api", **scope)
     a = outcome.analysis
     recorded = {(r.message_id, r.rfc_message_id) for r in outcome.recorded}
     return JSONResponse(

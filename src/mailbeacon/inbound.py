@@ -1,7 +1,9 @@
-"""Taking in one inbound message: recognise it against the store, record it through the pipeline.
+"""Taking in one inbound message: recognise it among the tracked mail, record it through the pipeline.
 
-This module is the glue between the pure recognition and the store (it does I/O): the IMAP
-watcher and `POST /api/v1/inbound` both call `take_in`.
+    raw message ──replies.analyse (pure, over a StoreView)──▶ replies ──Pipeline.record_replies──▶ store + counters
+
+The glue between the pure recognition in `replies/` and the store: the IMAP watcher and
+`POST /api/v1/inbound` both call `take_in`, so a reply takes one path whichever way it came.
 """
 
 from __future__ import annotations
@@ -10,14 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..errors import NotFound
-from ..model import Message, Reply
-from ..pipeline import record_replies
-from ..runtime import Runtime
-from ..store import Store
-from .parse import id_variants
-from .recognise import Analysis, analyse
-from .view import SentMessage, SentRecipient
+from .errors import NotFound
+from .model import Message, Reply
+from .pipeline import Pipeline
+from .replies import Analysis, SentMessage, SentRecipient, analyse, id_variants
+from .store import Store
 
 
 class StoreView:
@@ -81,7 +80,7 @@ class Outcome:
 
 
 def take_in(
-    runtime: Runtime,
+    pipeline: Pipeline,
     raw: bytes,
     *,
     user_id: int | None = None,
@@ -91,6 +90,7 @@ def take_in(
     received_at: datetime | None = None,
 ) -> Outcome:
     """Recognise `raw` among the tracked mail of `user_id` (or `workspace_id`) and record it."""
+    runtime = pipeline.rt
     view = StoreView(runtime.store, user_id=user_id, workspace_id=workspace_id)
     analysis = analyse(
         raw,
@@ -101,5 +101,5 @@ def take_in(
         source=source,
         mailbox_id=mailbox_id,
     )
-    recorded = record_replies(runtime, analysis.replies) if analysis.replies else []
+    recorded = pipeline.record_replies(analysis.replies) if analysis.replies else []
     return Outcome(analysis, tuple(recorded))
