@@ -92,7 +92,6 @@ MSG = MessageInfo(
     id=1,
     workspace_id=1,
     sender="alice@acme.test",
-    sender_user_id=1,
     sent_at=T0,
     links=4,
     sender_devices=frozenset({"d1"}),

@@ -19,6 +19,11 @@ from netproxy import TcpProxy
 from seeding import seed_message
 
 
+def _store_down(intake: Intake) -> bool:
+    """Read afresh (the writer thread changes it while the test awaits)."""
+    return intake.state.store_down
+
+
 def _hits(rt: Runtime, n: int, **kw: object) -> list[Hit]:
     s = seed_message(rt)
     r = s.recipients[0]
@@ -118,7 +123,7 @@ async def test_database_outage_spools_and_replays(pg_url: str, tmp_path: Path, r
     await asyncio.sleep(0.3)
     proxy.up()
     for _ in range(1000):
-        if intake.pending == 0 and not intake.state.store_down:
+        if intake.pending == 0 and not _store_down(intake):
             break
         await asyncio.sleep(0.01)
     await intake.stop()

@@ -140,7 +140,7 @@ async def test_an_unexpected_failure_of_a_round_does_not_stop_the_loop(
     s = seed_message(rt)
     rt.store.insert_hits([_hit(s, rt)])
     real = rt.store.pending_hits
-    failures = []
+    failures: list[int] = []
 
     def pending_hits(limit: int) -> list[Hit]:
         if not failures:
@@ -178,13 +178,14 @@ async def test_the_pipeline_task_is_started_again_when_it_ends(any_runtime: Runt
     first = pipe.start(stop, asyncio.Event(), busy=busy, restart_after=0.0, idle=0.01)
     try:
         await _until(lambda: pipe.state.decided == 1)
-        assert first.done() and pipe.task is not first and pipe.running
+        assert first.done()
+        assert pipe.task is not first and pipe.running
         assert pipe.state.restarts == 1
     finally:
         stop.set()
         assert pipe.task is not None
         await pipe.task
-    assert not pipe.running and pipe.state.restarts == 1  # stopping is not a crash: no restart
+    assert pipe.task.done() and pipe.state.restarts == 1  # stopping is not a crash: no restart
 
 
 # -- /healthz ----------------------------------------------------------------------------------------

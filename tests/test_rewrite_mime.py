@@ -6,6 +6,7 @@ import email
 import re
 from email.message import EmailMessage, Message
 from email.policy import compat32
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,14 @@ def is_body_html(part: Message) -> bool:
     return part.get_content_type() == "text/html" and disposition != "attachment"
 
 
+def _relative_link(m: re.Match[str], base: int) -> str:
+    """A tracked link renumbered from the part's first link (links are numbered per message)."""
+    return f"{PUBLIC}/c/L{int(m.group(1)) - base}x"
+
+
 def attached(msg: Message) -> set[int]:
     """Parts inside attached messages (message/rfc822): not the body of this message."""
-    inside = set()
+    inside: set[int] = set()
     for part in msg.walk():
         if part.get_content_maintype() == "message" and part.is_multipart():
             inside.update(id(x) for x in part.walk() if x is not part)
@@ -87,7 +93,7 @@ def check_message(raw: bytes, p: Prepared, out: bytes, *, clicks: bool = True) -
             if part_links:
                 base = part_links[0]
                 links = list(p.links[base : base + len(part_links)])
-                html_out = TRACKED.sub(lambda m, base=base: f"{PUBLIC}/c/L{int(m.group(1)) - base}x", html_out)
+                html_out = TRACKED.sub(partial(_relative_link, base=base), html_out)
             else:
                 links = []
             undo(html_in, html_out, links, pixel_markup(PIXEL if p.pixel else None, DECOY if p.decoy else None))

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,9 +152,6 @@ class Settings:
     def effective_database_url(self) -> str:
         """`database_url`, or the SQLite file `mailbeacon.db` in the data directory."""
         return self.database_url or f"sqlite:///{self.effective_data_dir / 'mailbeacon.db'}"
-
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -221,9 +221,9 @@ class Intake:
                 self.state.store_down = True
                 self.state.last_error = str(exc)
                 return False
-            except Exception as exc:  # a row the database refuses: isolate it, keep the rest
+            except Exception:  # a row the database refuses: isolate it, keep the rest
                 log.exception("the database refused a batch of hits; storing them one by one")
-                self._store_one_by_one(batch, exc)
+                self._store_one_by_one(batch)
             if self.state.store_down:
                 log.warning("database is back; storing the hits kept meanwhile")
             self.state.store_down = False
@@ -233,7 +233,7 @@ class Intake:
             if self.on_stored is not None:
                 self.on_stored()
 
-    def _store_one_by_one(self, batch: list[tuple[int, Hit]], first_error: Exception) -> None:
+    def _store_one_by_one(self, batch: list[tuple[int, Hit]]) -> None:
         rejected_path = self.journal.directory / f"rejected-{self.run_id}.jsonl"
         for seq, hit in batch:
             try:

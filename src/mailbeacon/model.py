@@ -151,7 +151,6 @@ class MessageInfo:
     id: int
     workspace_id: int
     sender: str
-    sender_user_id: int
     sent_at: datetime
     links: int
     decoy_link: int | None = None

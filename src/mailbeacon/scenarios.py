@@ -178,7 +178,6 @@ def parse_scenario(text: str, line: int) -> Scenario:
         id=line,
         workspace_id=1,
         sender=sender.lower(),
-        sender_user_id=1,
         sent_at=ln.time(msg.get("sent_at"), "'message.sent_at'"),
         links=links,
         decoy_link=ln.integer(decoy, "'message.decoy_link'") if decoy is not None else None,

@@ -161,10 +161,6 @@ class Keyring:
         self.current = max(keys)
         self._derived: dict[tuple[int, int], _Hmac] = {}
 
-    @property
-    def key_ids(self) -> tuple[int, ...]:
-        return tuple(sorted(self._keys))
-
     def _ws_key(self, kid: int, workspace_id: int) -> _Hmac:
         k = self._derived.get((kid, workspace_id))
         if k is None:
@@ -276,7 +272,3 @@ def parse_key_spec(spec: str) -> dict[int, bytes]:
     if not keys:
         raise ValueError("secret_keys is empty")
     return keys
-
-
-def format_key_spec(keys: dict[int, bytes]) -> str:
-    return ",".join(f"{kid}:{b64encode(key)}" for kid, key in sorted(keys.items()))

@@ -114,9 +114,6 @@ class Signatures:
         """The data's identity in verdicts: `<snapshot date>.<digest>` (e.g. `2026-11-27.3f9c01ab`)."""
         return f"{self.snapshot}.{self.digest}" if self.snapshot else self.digest
 
-    def network_phrase(self, name: str) -> str:
-        return NETWORKS[name][0]
-
 
 # -- parsing ---------------------------------------------------------------------------------------
 

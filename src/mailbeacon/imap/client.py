@@ -323,9 +323,6 @@ class ImapClient:
             raise UpstreamTemporary(f"{self.url.host} did not end IDLE in time") from exc
         return changed
 
-    async def noop(self) -> None:
-        await self.command("NOOP")
-
 
 def _announces_mail(line: bytes) -> bool:
     words = line.upper().split()

@@ -146,10 +146,6 @@ class MailboxesStore(StoreBase):
             elif last_uid > row.last_uid:
                 c.execute(update(t.mailbox_folders).where(*where).values(last_uid=last_uid))
 
-    def forget_checkpoints(self, mailbox_id: int) -> None:
-        with self.tx() as c:
-            c.execute(delete(t.mailbox_folders).where(t.mailbox_folders.c.mailbox_id == mailbox_id))
-
     # -- what the watcher asks about sent mail ----------------------------------------------------
 
     def first_sent_at(self, user_id: int) -> datetime | None:

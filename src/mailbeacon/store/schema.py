@@ -330,8 +330,3 @@ leases = Table(
     Column("owner", String(100), nullable=False),
     Column("until", UTCDateTime, nullable=False),
 )
-
-#: the integer counter columns (everything but the keys and the timestamps)
-COUNTER_FIELDS: tuple[str, ...] = tuple(
-    c.name for c in counters.columns if isinstance(c.type, Integer) and c.name not in ("recipient_id", "message_id")
-)
