@@ -138,11 +138,9 @@ def test_the_pure_core_imports_nothing_that_does_io() -> None:
         if name.split(".")[0] not in PURE:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        third_party = {
-            (n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Import | ast.ImportFrom) and not getattr(n, "level", 0)
-            for a in n.names
+        third_party = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        third_party |= {
+            n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level
         }
         io = third_party & {"sqlalchemy", "starlette", "aiosmtpd", "aiosmtplib", "socket", "asyncio", "subprocess"}
         own = {m.split(".")[0] for m in _imports(name, path, set(modules))} - PURE_MAY_IMPORT
