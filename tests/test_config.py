@@ -1,13 +1,18 @@
-"""Settings: one table, four sources in a fixed order, clear errors, docs kept complete."""
+"""Settings: one table, four sources in a fixed order, clear errors, secrets masked, docs kept complete."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from conftest import Run
 from mailbeacon.config import (
+    Settings,
     default_config_file,
     load_settings,
     mask,
@@ -53,22 +58,27 @@ def test_tests_never_touch_the_real_user_data_dir() -> None:
         assert not str(where).startswith(str(home / ".local")) and not str(where).startswith(str(home / ".config"))
 
 
-def test_precedence_env_then_file_then_flags(tmp_path: Path) -> None:
+def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
+    """defaults < file < environment < flags: the more explicit source wins."""
     env = {"MAILBEACON_HTTP": "0.0.0.0:1", "MAILBEACON_SMTP": "0.0.0.0:2", "MAILBEACON_LOG_LEVEL": "debug"}
     cfg = tmp_path / "m.toml"
-    cfg.write_text('http = "0.0.0.0:3"\nsmtp = "0.0.0.0:4"\ntrusted_proxies = ["10.0.0.0/8", "::1/128"]\n')
+    cfg.write_text(
+        'http = "0.0.0.0:3"\nsmtp = "0.0.0.0:4"\nqueue_size = 7\ntrusted_proxies = ["10.0.0.0/8", "::1/128"]\n'
+    )
     s = load_settings(environ=env, config_file=cfg, overrides={"smtp": "off"})
     assert s.log_level == "debug"  # env only
-    assert s.http == "0.0.0.0:3"  # file beats env
-    assert s.smtp == "off"  # flag beats file
+    assert s.queue_size == 7  # file only
+    assert s.http == "0.0.0.0:1"  # env beats file
+    assert s.smtp == "off"  # flag beats env and file
     assert s.trusted_proxies == ("10.0.0.0/8", "::1/128")
+    assert s.writer_batch_size == 500  # neither: the default
 
 
 def test_file_with_section_and_types(tmp_path: Path) -> None:
     cfg = tmp_path / "m.toml"
     cfg.write_text("[mailbeacon]\ndecoy_link = false\nsettle_window = 30\nwriter_batch_size = 10\n")
-    s = load_settings(environ={"MAILBEACON_DECOY_LINK": "yes"}, config_file=cfg)
-    assert s.decoy_link is False
+    s = load_settings(environ={"MAILBEACON_REWRITE_TEXT": "yes"}, config_file=cfg)
+    assert s.decoy_link is False and s.rewrite_text is True
     assert s.settle_window == 30.0
     assert s.writer_batch_size == 10
 
@@ -112,10 +122,54 @@ def test_hostport_forms() -> None:
 
 def test_secrets_are_masked() -> None:
     assert mask("smtp://u:hunter2@h:25") == "smtp://u:****@h:25"
+    assert mask("postgresql://mb@db:5432/mb") == "postgresql://mb@db:5432/mb"  # nothing secret in it
     assert mask("1:abcdef") == "****"
     assert mask("") == "(not set)"
     secret_names = {i.name for i in settings_table() if i.secret}
-    assert {"secret_keys", "credentials_key", "upstream_smtp"} <= secret_names
+    assert {"secret_keys", "credentials_key", "upstream_smtp", "database_url"} <= secret_names
+
+
+def test_every_setting_that_can_hold_a_secret_is_marked_secret() -> None:
+    """A new key, password or URL with credentials is masked too, once it is marked; this says so."""
+    kinds = {f.name: f.metadata["kind"] for f in dataclasses.fields(Settings)}
+    for i in settings_table():
+        named_like_one = re.search(r"key|secret|password|token|credential", i.name) and kinds[i.name] != "path"
+        may_hold_secret = named_like_one or (kinds[i.name] in ("url", "smtp_url") and i.name != "public_url")
+        assert i.secret or not may_hold_secret, f"{i.name} may hold a secret: mark it secret=True"
+
+
+SECRETS = {
+    "database_url": "postgresql://mb:db-pw-4711@127.0.0.1:5432/mb",
+    "upstream_smtp": "smtp+starttls://relay:smtp-pw-4711@smtp.example.com:587",
+    "secret_keys": "1:c2VjcmV0LWtleS00NzExLWxvbmctZW5vdWdo",
+    "credentials_key": "Y3JlZGVudGlhbHMta2V5LTQ3MTEtMzItYnl0ZXMhIQ",
+}
+NEVER = ("db-pw-4711", "smtp-pw-4711", "c2VjcmV0LWtleS00NzEx", "Y3JlZGVudGlhbHMta2V5")
+
+
+def test_a_secret_never_shows_in_repr_or_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    s = load_settings(environ={}, overrides=SECRETS)
+    assert {n for n in SECRETS} == {i.name for i in settings_table() if i.secret}  # every secret is tried
+    shown = [repr(s), str(s), f"{s!r}", repr([s]), *(str(s.shown(n)) for n in SECRETS)]
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("mailbeacon.test").info("starting with %s", s)
+        logging.getLogger("mailbeacon.test").info("settings: %r", {"settings": s})
+    shown += [r.getMessage() for r in caplog.records]
+    for text in shown:
+        assert not [n for n in NEVER if n in text], text
+    assert "relay:****@smtp.example.com:587" in repr(s) and "mb:****@127.0.0.1" in repr(s)
+    assert "http='127.0.0.1:8025'" in repr(s)  # the rest is shown as it is
+
+
+def test_config_command_masks_every_secret(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        if name != "database_url":  # the cli fixture's database stays
+            monkeypatch.setenv("MAILBEACON_" + name.upper(), value)
+    for args in (("config",), ("config", "--json"), ("--set", f"database_url={SECRETS['database_url']}", "config")):
+        code, out, err = cli(*args)
+        assert code == 0, err
+        assert not [n for n in NEVER if n in out + err], out
+        assert "smtp.example.com" in out and "****" in out
 
 
 def test_docs_list_every_setting_and_are_current() -> None:

@@ -1,9 +1,13 @@
 """Settings: one table (the `Settings` dataclass), read once.
 
 Each field is a setting: its name, type, default and help text live together here.
-Sources, lowest precedence first: defaults, `MAILBEACON_<NAME>` environment variables,
-a TOML file (`--config`), command-line flags. `docs/configuration.md` lists every setting
-and a test checks it stays complete.
+Sources, lowest precedence first: defaults, a TOML file (`--config`), `MAILBEACON_<NAME>`
+environment variables, command-line flags — the more explicit and the closer to this one run,
+the later it wins, as with most tools. `docs/configuration.md` lists every setting and a test
+checks it stays complete.
+
+A secret (a field marked `secret`: passwords in URLs, keys) never shows in full: `repr()`,
+`Settings.shown()` and `mailbeacon config` mask it, so it cannot reach a log line either.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def _s(default: Any, help: str, *, kind: str = "", secret: bool = False, choices
     return field(default=default, metadata={"help": help, "kind": kind, "secret": secret, "choices": choices})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Every setting of mailbeacon. Build with `load_settings()`; never mutate."""
 
@@ -48,6 +52,7 @@ class Settings:
         "Where data lives: `sqlite:///path.db` (embedded) or `postgresql://user@host:5432/db`. "
         "Default: `mailbeacon.db` (SQLite) in `data_dir`, so every directory sees the same data.",
         kind="url",
+        secret=True,  # its password, if any
     )
     http: str = _s("127.0.0.1:8025", "host:port the HTTP server (tracking, API) listens on.", kind="hostport")
     smtp: str = _s(
@@ -128,6 +133,14 @@ class Settings:
 
     # -- derived -------------------------------------------------------------------------------
 
+    def shown(self, name: str) -> Any:
+        """The value of setting `name` as it may be printed or logged: a secret is masked."""
+        value = getattr(self, name)
+        return mask(value) if _FIELDS[name].metadata["secret"] else value
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{name}={self.shown(name)!r}" for name in _FIELDS) + ")"
+
     @property
     def effective_public_url(self) -> str:
         if self.public_url:
@@ -152,6 +165,9 @@ class Settings:
     def effective_database_url(self) -> str:
         """`database_url`, or the SQLite file `mailbeacon.db` in the data directory."""
         return self.database_url or f"sqlite:///{self.effective_data_dir / 'mailbeacon.db'}"
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
 
 
 @dataclass(frozen=True)
@@ -275,14 +291,10 @@ def load_settings(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build the effective settings: defaults < environment < TOML file < overrides (flags)."""
+    """Build the effective settings: defaults < TOML file < environment < overrides (flags)."""
     env = os.environ if environ is None else environ
     table = {i.name: i for i in settings_table()}
     values: dict[str, Any] = {}
-    for name, info in table.items():
-        key = ENV_PREFIX + name.upper()
-        if key in env:
-            values[name] = _parse(name, info.type, env[key])
     if config_file:
         path = Path(config_file)
         try:
@@ -296,6 +308,10 @@ def load_settings(
             if name not in table:
                 raise ConfigError(f"config file {path}: unknown setting '{name}' (see `mailbeacon config`)")
             values[name] = _parse(name, table[name].type, raw)
+    for name, info in table.items():
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = _parse(name, info.type, env[key])
     for name, raw in (overrides or {}).items():
         if raw is None:
             continue
@@ -308,13 +324,17 @@ def load_settings(
 
 
 def mask(value: Any) -> str:
-    """How a secret is shown: never the value itself."""
+    """How a secret is shown: never the value itself (a URL keeps all but its password)."""
     if not value:
         return "(not set)"
     if isinstance(value, str) and "://" in value:
-        u = urlsplit(value)
-        if u.password:
-            return value.replace(f":{u.password}@", ":****@")
+        try:
+            u = urlsplit(value)
+            password = u.password
+        except ValueError:  # not a URL after all
+            return "****"
+        if password:
+            return value.replace(f":{password}@", ":****@")
         return value
     return "****"
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..config import Settings, default_config_file, mask, settings_table
+from ..config import Settings, default_config_file, mask
 from ..errors import StoreUnavailable
 from ..passwords import hash_password, new_api_token, new_password
 from ..reachability import public_url_warning
@@ -141,10 +141,7 @@ def migrate(ctx: typer.Context) -> None:
 
 
 def _shown(current: Settings, name: str) -> Any:
-    info = {i.name: i for i in settings_table()}[name]
-    value = getattr(current, name)
-    if info.secret:
-        return mask(value)
+    value = current.shown(name)  # secrets masked
     if isinstance(value, tuple):
         return ",".join(value)
     return value

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from ..config import mask
 from ..errors import ConfigError, Conflict, StoreUnavailable
 from .linkbook import LinkBook
 
@@ -88,7 +89,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: A
             **kwargs,
         )
     raise ConfigError(
-        f"database_url {url!r} is not a database mailbeacon can use: use sqlite:///file.db or postgresql://..."
+        f"database_url {mask(url)!r} is not a database mailbeacon can use: use sqlite:///file.db or postgresql://..."
     )
 
 
