@@ -38,17 +38,28 @@ deps: $(STAMP)
 	$(VENV)/bin/deptry src
 	$(VENV)/bin/deptry tests bench --exclude '\.venv|tests/corpus' --ignore DEP002,DEP004
 
+# The floors hold with CI=true, where no test skips (elsewhere a missing Dovecot or PostgreSQL
+# skips tests, and coverage is only shown).
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -q --cov --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
-	@$(MAKE) --no-print-directory coverage
+	$(VENV)/bin/pytest -q --cov --cov-report=
+	@if [ -n "$(filter 1 true yes,$(CI))" ]; then $(MAKE) --no-print-directory coverage; \
+	else echo "coverage $$($(VENV)/bin/coverage report --format=total)% (floors are checked with CI=true)"; fi
 
-# Coverage floors: what is true now, rounded down; raise them as coverage rises, never lower them.
-COVERAGE_FLOOR := 88
-PURE_CORE := src/mailbeacon/tokens.py,src/mailbeacon/rewrite/*,src/mailbeacon/classify/*,src/mailbeacon/stats.py,src/mailbeacon/switches.py,src/mailbeacon/replies/*
-PURE_CORE_FLOOR := 93
+# Coverage floors: what was true when they were set, rounded down. Raise them as coverage rises;
+# do not lower them to let a change in. The pure core is held to more than the whole.
+define floor
+	@$(VENV)/bin/coverage report --include='$(1)' --fail-under=$(2) --format=total > /dev/null || \
+	  { echo "coverage of $(1) is under its floor of $(2)%:"; $(VENV)/bin/coverage report -m --include='$(1)'; exit 1; }
+endef
 coverage: $(STAMP)
-	$(VENV)/bin/coverage report --fail-under=$(COVERAGE_FLOOR) > /dev/null
-	$(VENV)/bin/coverage report --include='$(PURE_CORE)' --fail-under=$(PURE_CORE_FLOOR)
+	$(call floor,src/mailbeacon/*,91)
+	$(call floor,src/mailbeacon/tokens.py,98)
+	$(call floor,src/mailbeacon/stats.py,95)
+	$(call floor,src/mailbeacon/switches.py,100)
+	$(call floor,src/mailbeacon/rewrite/*,93)
+	$(call floor,src/mailbeacon/classify/*,94)
+	$(call floor,src/mailbeacon/replies/*,92)
+	@echo "coverage floors hold: $$($(VENV)/bin/coverage report --format=total)% overall"
 
 test: lint typecheck deadcode deps pytest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -142,3 +143,47 @@ def test_key_spec_round_trip_and_errors() -> None:
     for bad in ("", "x:abc", "1:short", "1"):
         with pytest.raises(ValueError):
             parse_key_spec(bad)
+
+
+def test_what_cannot_be_signed_or_kept_says_why() -> None:
+    ring = Keyring({1: K1})
+    with pytest.raises(ValueError, match="at least one key"):
+        Keyring({})
+    with pytest.raises(ValueError, match="too short"):
+        Keyring({1: b"short"})
+    with pytest.raises(ValueError, match="non-negative"):
+        ring.sign(HitKind.OPEN, -1, 1, 1)
+    with pytest.raises(ValueError, match="no token for"):
+        ring.sign(HitKind.SELF_VIEW, 1, 1, 1)
+    with pytest.raises(ValueError, match="must not contain"):
+        ring.sign_value("cookie", "a.b")
+    with pytest.raises(ValueError, match="shorter than 16 bytes"):
+        parse_key_spec("1:" + b64encode(b"short"))
+
+
+def test_a_long_signing_key_signs_and_verifies() -> None:
+    ring = Keyring({1: b"x" * 100})
+    token = ring.sign(HitKind.OPEN, 1, 2, 3)
+    assert ring.verify(token).recipient_id == 3
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        lambda t: "A" + t.replace("+", "-"),  # another length: not base64url of a token
+        lambda t: t[:-2] + "+A",  # '+' is not in the URL-safe alphabet
+        lambda t: b64encode(b64decode(t)[:2] + b"\xff" * 12),  # garbage after the header
+    ],
+)
+def test_malformed_tokens_are_refused(tampered: Callable[[str], str]) -> None:
+    ring = Keyring({1: K1})
+    with pytest.raises(InvalidToken):
+        ring.verify(tampered(ring.sign(HitKind.CLICK, 1, 2, 3, 4)))
+
+
+def test_a_signed_value_with_a_bad_tag_is_not_believed() -> None:
+    ring = Keyring({1: K1})
+    signed = ring.sign_value("cookie", "dv_1")
+    value, kid, _ = signed.split(".")
+    assert ring.verify_value("cookie", f"{value}.{kid}.+bad") is None
+    assert ring.verify_value("cookie", f"{value}.9.{signed.split('.')[2]}") is None
