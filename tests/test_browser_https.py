@@ -67,7 +67,7 @@ def https_world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.
     msg.set_content("Hello")
     msg.add_alternative("<html><body><p>Hello Bob</p></body></html>", subtype="html")
     (copy,) = instrument(rt, msg, sender="alice@acme.test").copies
-    html_part = email.message_from_bytes(copy.data, policy=default_policy).get_body(("html",))  # type: ignore[attr-defined]
+    html_part = email.message_from_bytes(copy.data, policy=default_policy).get_body(("html",))
     assert html_part is not None and f"{public}/o/" in html_part.get_content()
     page_port = free_port()
     pages = Pages(("127.0.0.1", page_port), Handler)

@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from conftest import Run, make_settings
 from mailbeacon.cli import base
 from mailbeacon.cli.output import ago, when
 from mailbeacon.model import Hit, HitKind, Reply, ReplyKind
-from mailbeacon.pipeline import record_replies
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from seeding import Seeded, seed_message
 
@@ -44,9 +45,8 @@ def _seed(sqlite_url: str, tmp_path: Path) -> Seeded:
             for _ in range(2)
         ]
     )
-    base_reply = {"message_id": s.message.id, "at": now}
-    record_replies(
-        rt,
+    base_reply: dict[str, Any] = {"message_id": s.message.id, "at": now}
+    Pipeline(rt).record_replies(
         [
             Reply(
                 recipient_id=s.recipients[0].id,
@@ -54,14 +54,14 @@ def _seed(sqlite_url: str, tmp_path: Path) -> Seeded:
                 rfc_message_id="<ooo@client.example>",
                 from_address="bob@client.example",
                 **base_reply,
-            ),  # type: ignore[arg-type]
+            ),
             Reply(
                 recipient_id=s.recipients[1].id,
                 kind=ReplyKind.COLLEAGUE,
                 rfc_message_id="<dan@acme.test>",
                 from_address="dan@acme.test",
                 **base_reply,
-            ),  # type: ignore[arg-type]
+            ),
         ],
     )
     outcome = dict(rt.store.message(s.message.id).outcome)
