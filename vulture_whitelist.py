@@ -26,4 +26,4 @@ _.capture_signals  # web/server.py: a uvicorn.Server hook
 _.should_exit  # web/server.py: uvicorn.Server's stop flag
 _.isolation_level  # store/base.py: sqlite3 connection attribute
 _.key_id  # tokens.py: TokenClaims, what a verified token says (which key signed it)
-REASONS  # switches.py: what each tracking reason code means, for the "why" checklist (issue 11)
+_.has_buffered  # journal.py: tests/test_journal_faults.py waits on it (lines a full disk refused are kept)

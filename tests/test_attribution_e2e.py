@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,6 +26,7 @@ from mailbeacon.model import Hit, HitKind, RecipientField, Relation, Reply
 from mailbeacon.passwords import hash_password
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
+from mailbeacon.scenarios import Event
 from mailbeacon.store import NewRecipient
 from mailbeacon.web.app import create_app
 from mailbeacon.web.tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
@@ -80,8 +81,10 @@ async def _replay(rt: Runtime, clock: FakeClock, sc: Scenario, tmp_path: Path) -
     pipe = Pipeline(rt)
     transport = httpx.ASGITransport(app=create_app(rt, intake, pipe), client=("127.0.0.1", 4000))
     k = rt.keyring
-    peers = [(p.at, -1, p) for p in sc.peers]
-    timeline = sorted([*((e.at, e.index, e) for e in sc.events), *peers], key=lambda x: (x[0], x[1]))
+    peers: list[tuple[datetime, int, Hit | Event]] = [(p.at, -1, p) for p in sc.peers]
+    timeline: list[tuple[datetime, int, Hit | Event]] = sorted(
+        [*((e.at, e.index, e) for e in sc.events), *peers], key=lambda x: (x[0], x[1])
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
         for _, _, item in timeline:
             if isinstance(item, Hit):  # another recipient's hit of the same message (context only)

@@ -505,7 +505,7 @@ async def test_server_restarted_mid_batch_nothing_lost_nothing_doubled(
 
     store.save_checkpoint = save_and_tell  # type: ignore[method-assign]
     watchers = await start_watchers(
-        runtime, poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5, batch=4
+        Pipeline(runtime), poll_interval=30, backoff_initial=0.1, backoff_max=0.5, io_timeout=5, batch=4
     )
     try:
         assert await asyncio.to_thread(first_batch.wait, 30)

@@ -15,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import wait_stored
 from mailbeacon.intake import Intake
 from mailbeacon.journal import Journal, encode, read_segment
 from mailbeacon.model import Hit, HitKind
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
 from mailbeacon.web.tracking import GIF
@@ -58,7 +60,7 @@ async def test_disk_full_the_pixel_answers_and_the_journal_has_each_hit_once(run
     disk = Disk()
     intake.journal.write_fd = disk.write
     intake.start(asyncio.get_running_loop())
-    app = create_app(runtime, intake)
+    app = create_app(runtime, intake, Pipeline(runtime))
     transport = httpx.ASGITransport(app=app, client=("203.0.113.5", 50000))
     token = open_token(runtime, s, BOB)
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
@@ -79,7 +81,7 @@ async def test_disk_full_the_pixel_answers_and_the_journal_has_each_hit_once(run
         contents = read_segment(segment)
         assert contents.torn == []  # no half line left in the middle
         assert sorted(h.user_agent for h in contents.hits) == sorted(f"load/{n}" for n in range(25))
-        assert await asyncio.to_thread(intake.flush_now)
+        assert await asyncio.to_thread(wait_stored, intake)
     await intake.stop()
     stored = [sv.hit.user_agent for sv in runtime.store.hits_with_verdicts(limit=1000)]
     assert sorted(stored) == sorted(f"load/{n}" for n in range(25))

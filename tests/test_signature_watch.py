@@ -100,7 +100,10 @@ async def test_healthz_shows_the_data_of_this_node_and_of_the_deciding_node(
 ) -> None:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    serving = Pipeline(runtime, owner="this-node")
+    stop = asyncio.Event()
+    serving.start(stop, asyncio.Event(), busy=lambda: True)  # running, but waiting (a burst): no round of its own
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, serving), client=("192.0.2.1", 1234))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
             body = (await client.get("/healthz")).json()
@@ -112,6 +115,9 @@ async def test_healthz_shows_the_data_of_this_node_and_of_the_deciding_node(
             r = await client.get("/healthz")
             assert r.status_code == 200 and r.json()["classifier"]["agrees"] is False
     finally:
+        stop.set()
+        assert serving.task is not None
+        await serving.task
         await intake.stop()
 
 

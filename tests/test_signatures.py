@@ -301,7 +301,7 @@ def test_updated_files_are_used_without_a_restart(tmp_path: Path, live_signature
 
     sent = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     msg = MessageInfo(
-        1, 1, "a@acme.test", 1, sent, 2, frozenset(), frozenset({"a@acme.test"}), frozenset({"acme.test"})
+        1, 1, "a@acme.test", sent, 2, None, frozenset(), frozenset({"a@acme.test"}), frozenset({"acme.test"})
     )
     ctx = ClassifyContext(message=msg, recipient="b@x.example", relation=Relation.EXTERNAL)
     ua = "acme-sync/0.9 (build 77)"

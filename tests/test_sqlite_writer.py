@@ -16,7 +16,7 @@ from pathlib import Path
 from conftest import FakeClock, make_settings
 from mailbeacon.intake import Intake
 from mailbeacon.model import Hit, HitKind, Reply, ReplyKind
-from mailbeacon.pipeline import Pipeline, record_replies
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime, load_keyring
 from mailbeacon.store import Store
 from mailbeacon.store.base import make_engine
@@ -75,7 +75,7 @@ async def test_every_writer_at_once_never_waits_on_a_lock(sqlite_url: str, tmp_p
             at=clock(),
             mailbox_id=mailbox.id,
         )
-        record_replies(rt, [reply])
+        Pipeline(rt).record_replies([reply])
 
     def smtp_step(i: int) -> None:  # what the SMTP proxy writes: a tracked message
         seed_message(rt, [f"r{i}@client.example"], user=s.user)

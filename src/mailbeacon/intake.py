@@ -266,8 +266,8 @@ class Intake:
                                 return
                             time.sleep(delay)
                             delay = min(delay * 2, 5.0)
-                        except Exception as exc:  # a row the database refuses: set it aside, keep the rest
-                            self._store_one_by_one(list(enumerate(chunk, i)), exc)
+                        except Exception:  # a row the database refuses: set it aside, keep the rest
+                            self._store_one_by_one(list(enumerate(chunk, i)))
                             break
                     self.state.replayed += len(chunk)
                 if contents.torn:  # reported once the segment is done, so a retried replay reports once

@@ -272,3 +272,7 @@ def parse_key_spec(spec: str) -> dict[int, bytes]:
     if not keys:
         raise ValueError("secret_keys is empty")
     return keys
+
+
+def format_key_spec(keys: dict[int, bytes]) -> str:
+    return ",".join(f"{kid}:{b64encode(key)}" for kid, key in sorted(keys.items()))

@@ -155,6 +155,11 @@ class MessagesStore(StoreBase):
             raise NotFound(f"no recipient {recipient_id}")
         return _recipient(row)
 
+    def link_urls(self, message_id: int) -> list[str]:
+        q = select(t.links.c.url).where(t.links.c.message_id == message_id).order_by(t.links.c.idx)
+        with self.read() as c:
+            return list(c.execute(q).scalars())
+
     def link_url(self, message_id: int, idx: int) -> str | None:
         """A link's original URL (None if the message has no such link): the local link book
         first, else the database (then every link of the message goes into the book)."""
