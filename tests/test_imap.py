@@ -121,9 +121,24 @@ service stats {{
                 self.pid = int(pidfile.read_text().strip())
             with socket.socket() as s:
                 if self.pid is not None and s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    self._wait_until_logins_work()
                     return
             time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen on {self.port}: {(self.root / 'dovecot.log').read_text()[-2000:]}")
+
+    def _wait_until_logins_work(self, within: float = 30.0) -> None:
+        """Dovecot listens before its auth process answers (NO [UNAVAILABLE] meanwhile, longer on a
+        loaded machine): a test starts once a login works, as a long-running server would see it."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                with imaplib.IMAP4("127.0.0.1", self.port, timeout=5) as imap:
+                    imap.authenticate("PLAIN", lambda _: f"\0{USER}\0{PASSWORD}".encode())
+                return
+            except imaplib.IMAP4.error as exc:
+                if "UNAVAILABLE" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _children(self, pid: int) -> list[int]:
         found = []

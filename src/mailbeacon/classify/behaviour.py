@@ -88,6 +88,10 @@ class Behaviour:
     def has(self, signal: str) -> bool:  # pragma: no cover - Evidence defines it
         raise NotImplementedError
 
+    def judged(self, hit: Hit, context: ClassifyContext) -> Behaviour:  # pragma: no cover - Evidence defines it
+        """The same judge over another hit (a neighbour) in `context`."""
+        raise NotImplementedError
+
     @property
     def rel(self) -> tuple[tuple[float, Hit], ...]:  # pragma: no cover - Evidence defines it
         raise NotImplementedError
@@ -214,11 +218,10 @@ class Behaviour:
         """Does a neighbour's own request carry a person's evidence (see `s_person_evidence`)?"""
         if not navigation_headers(h, describe(h.user_agent, self.sigs)):
             return False
-        from .evidence import Evidence  # the neighbour's signals, in the same context
-
-        # only what this hit may see (up to its own settle limit): the determinism rule
+        # the neighbour's signals, in the same context: only what this hit may see (up to its own
+        # settle limit): the determinism rule
         others = (*(o for _, o in self.rel if o is not h), self.hit)
-        return Evidence(h, replace(self.ctx, other_hits=others), self.sigs, self.w).has("person_evidence")
+        return self.judged(h, replace(self.ctx, other_hits=others)).has("person_evidence")
 
     def _hard_machine(self, d: float, h: Hit) -> bool:
         """A neighbour that is certainly a scanner by itself: decoy, HEAD, a scanner user agent,

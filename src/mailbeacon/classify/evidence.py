@@ -56,6 +56,9 @@ class Evidence(Behaviour):
 
     # -- access ------------------------------------------------------------------------------
 
+    def judged(self, hit: Hit, context: ClassifyContext) -> Evidence:
+        return Evidence(hit, context, self.sigs, self.w)
+
     def has(self, signal: str) -> bool:
         v = self.memo.get(signal)
         if v is None:
