@@ -31,6 +31,8 @@ PURE = (
     "rewrite",
     "classify",
     "replies",
+    "reachability",
+    "diagnose",
 )
 PURE_MAY_IMPORT = {"model", "errors", *PURE}
 

@@ -22,7 +22,7 @@ from mailbeacon.instrumentation import instrument
 from mailbeacon.intake import Intake
 from mailbeacon.model import Message, Recipient, Reply, ReplyKind
 from mailbeacon.passwords import hash_password
-from mailbeacon.pipeline import record_replies
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.smtp import SmtpProxy
 from mailbeacon.web.app import create_app
@@ -128,7 +128,7 @@ def test_a_message_that_cannot_be_instrumented_is_recorded_with_the_reason(
     result = instrument(rt, raw, sender="alice@acme.test", recipients=["bob@client.example"])
     assert result.copies[0].data.endswith(raw)  # relayed as it came (with the Message-ID every copy gets)
     stored = rt.store.message(result.message_id)
-    assert stored.outcome["instrumented"] is False and stored.outcome["failure"].startswith(code + ":")
+    assert stored.outcome["instrumented"] is False and str(stored.outcome["failure"]).startswith(code + ":")
     status, text = _lines(_send(rt, raw))[f"injection.failed.{code}"]
     assert status == "problem" and reason in text
 
@@ -192,7 +192,7 @@ def test_a_bounce_tied_to_no_recipient_from_the_store(rt_at: tuple[Runtime, Fake
     two = ["bob@client.example", "carol@client.example"]
     result = instrument(rt, _html_message("<p>x</p>"), sender="alice@acme.test", recipients=two)
     bounce = Reply(result.message_id, None, "<dsn-1@mx.test>", ReplyKind.BOUNCE, "mailer-daemon@mx.test", clock.now)
-    assert record_replies(rt, [bounce])
+    assert Pipeline(rt).record_replies([bounce])
     message = rt.store.message(result.message_id)
     for address in two:
         lines = _lines(_why(rt, message, rt.store.recipient_of(message.id, address)))
@@ -315,7 +315,7 @@ async def test_the_api_answers_for_the_senders_workspace_only(rt_at: tuple[Runti
     rt.store.create_user(outsider_ws.id, "eve@other.test", hash_password("x"), clock.now)
     intake = Intake(rt.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(rt, intake), client=("192.0.2.1", 1234))
+    transport = httpx.ASGITransport(app=create_app(rt, intake, Pipeline(rt)), client=("192.0.2.1", 1234))
     path = f"/api/v1/messages/{message.id}/recipients/{recipient.address.replace('@', '%40')}/why"
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t.acme.test") as client:

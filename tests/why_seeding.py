@@ -18,7 +18,7 @@ from mailbeacon.errors import NotFound
 from mailbeacon.evaluate import Scenario, parse, run_scenario
 from mailbeacon.model import HitKind, Message, Recipient, RecipientField, Relation, Reply, ReplyKind, TrackingChoice
 from mailbeacon.passwords import hash_password
-from mailbeacon.pipeline import Pipeline, record_replies
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import NewRecipient
 
@@ -157,7 +157,9 @@ def replay(
     )
     for kind, at, i in _inbound(sc, replies):
         clock.set(at)
-        record_replies(rt, [Reply(msg.id, rcpt.id, f"<reply-{i}@test>", kind, sc.recipient, at, source="test")])
+        Pipeline(rt).record_replies(
+            [Reply(msg.id, rcpt.id, f"<reply-{i}@test>", kind, sc.recipient, at, source="test")]
+        )
     hits = []
     for e in sc.events:
         if e.hit is None:

@@ -23,16 +23,10 @@ class Seen:
     machine_hits: int
     human_opens: int
     human_clicks: int
-    open_hits: int
     bounces: tuple[ReplyFact, ...]
     delay_warnings: tuple[ReplyFact, ...]
     replies: int
     relay_refused: bool
-
-    @property
-    def people(self) -> int:
-        """Hits by people (human verdicts, settled or provisional)."""
-        return sum(1 for h in self.hits if h.verdict is VerdictClass.HUMAN)
 
     @property
     def only_machines(self) -> bool:
@@ -62,7 +56,6 @@ def see(facts: Facts) -> Seen:
         machine_hits=sum(1 for h in hits if h.verdict in MACHINE_CLASSES),
         human_opens=sum(1 for h in hits if _is(h, HitKind.OPEN, VerdictClass.HUMAN)),
         human_clicks=sum(1 for h in hits if _is(h, HitKind.CLICK, VerdictClass.HUMAN)),
-        open_hits=sum(1 for h in hits if h.kind is HitKind.OPEN),
         bounces=tuple(r for r in facts.replies if r.kind is ReplyKind.BOUNCE and not r.warning),
         delay_warnings=tuple(r for r in facts.replies if r.kind is ReplyKind.BOUNCE and r.warning),
         replies=sum(1 for k, _ in replies if k is ReplyKind.REPLY),
