@@ -16,6 +16,7 @@ from conftest import FakeClock, Run
 from mailbeacon.devices import HEARTBEAT, PAIRING_CODE_LIFETIME, PairingLimiter, new_pairing_code, sign_beacon
 from mailbeacon.intake import Intake
 from mailbeacon.passwords import hash_password
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
 from seeding import PASSWORD, Seeded, open_token, seed_message
@@ -53,7 +54,7 @@ class World:
 async def world(runtime: Runtime, tmp_path: Path) -> AsyncIterator[World]:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime)), client=("192.0.2.1", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
         yield World(runtime, client, seed_message(runtime))
     await intake.stop()
