@@ -17,7 +17,19 @@ from email.message import Message
 from ..addresses import try_normalise
 from ..model import Reason
 from . import markers
-from .parse import Facts, clean, content_type, header, header_values, msg_ids, param, parse_headers, part_text, walk
+from .parse import (
+    MAX_THREAD_IDS,
+    Facts,
+    clean,
+    content_type,
+    header,
+    header_values,
+    msg_ids,
+    param,
+    parse_headers,
+    part_text,
+    walk,
+)
 
 _STATUS = re.compile(r"(?<![\w.])([245]\.\d{1,3}\.\d{1,3})(?![\w]|\.\d)")
 _SMTP_STATUS = re.compile(r"\b[245]\d\d[\s-]+#?([245]\.\d{1,3}\.\d{1,3})(?![\w]|\.\d)")
@@ -147,12 +159,14 @@ def _original_ids(msg: Message, own: str) -> list[str]:
             ids += msg_ids(header(parse_headers(part_text(part)), "Message-ID"))
         elif depth == 0 and ctype == "text/plain":
             ids += [m for m in _BODY_MSGID.findall(part_text(part))]
-    out: list[str] = []
+    out: dict[str, None] = {}
     for i in ids:
         for norm in msg_ids(i):
-            if norm != own and norm not in out:
-                out.append(norm)
-    return out
+            if norm != own:
+                out[norm] = None
+        if len(out) >= MAX_THREAD_IDS:
+            break
+    return list(out)[:MAX_THREAD_IDS]
 
 
 def _failed_from_text(notice: str) -> list[str]:
@@ -292,7 +306,7 @@ def _mdn(msg: Message, facts: Facts, parts: list[Message]) -> ReportInfo:
                         recipients.append(a)
             ids += msg_ids(f.get("original-message-id", ""))
             disposition = disposition or f.get("disposition", "")
-    ids += [i for i in _original_ids(msg, facts.message_id) if i not in ids]
+    ids = list(dict.fromkeys(ids + _original_ids(msg, facts.message_id)))[:MAX_THREAD_IDS]
     detail = {"disposition": disposition[:200]} if disposition else {}
     reason = Reason("mdn", "a read receipt (message disposition notification, RFC 8098)")
     return ReportInfo("mdn", tuple(recipients), tuple(ids), (reason,), detail)

@@ -25,6 +25,9 @@ from .markers import DAEMON_SENDERS, ROLE_SENDERS
 MAX_PART_BYTES = 4 * 1024 * 1024
 #: At most this many MIME parts are looked at (a hostile message may have thousands).
 MAX_PARTS = 200
+#: At most this many referenced message ids are considered per message, nearest first (In-Reply-To,
+#: then References from its end): a hostile References field may hold a hundred thousand.
+MAX_THREAD_IDS = 100
 
 _WS = re.compile(r"\s+")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
@@ -111,9 +114,9 @@ def msg_ids(value: str) -> list[str]:
     Tolerant: empty values, comments, ids folded across lines (`<invalid.\\n something@x>`), missing
     angle brackets and several ids separated by commas or spaces all work. Duplicates are dropped.
     """
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered, and membership in constant time
     if not value or not value.strip():
-        return out
+        return []
     found = _ANGLE_ID.findall(value)
     if not found:
         found = _BARE_ID.findall(value)
@@ -121,10 +124,8 @@ def msg_ids(value: str) -> list[str]:
         ident = _WS.sub("", item).strip().strip("\"'")
         if not ident or len(ident) > 900 or "<" in ident or ">" in ident:
             continue
-        norm = f"<{ident}>"
-        if norm not in out:
-            out.append(norm)
-    return out
+        out[f"<{ident}>"] = None
+    return list(out)
 
 
 def id_variants(ident: str) -> tuple[str, ...]:
@@ -298,11 +299,14 @@ class Facts:
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
-        """Referenced message ids, nearest first: In-Reply-To, then References from the end."""
-        out: list[str] = []
+        """Referenced message ids, nearest first: In-Reply-To, then References from the end;
+        at most `MAX_THREAD_IDS` of them."""
+        out: dict[str, None] = {}
         for ident in (*self.in_reply_to, *reversed(self.references)):
-            if ident not in out and ident != self.message_id:
-                out.append(ident)
+            if ident != self.message_id:
+                out[ident] = None
+                if len(out) >= MAX_THREAD_IDS:
+                    break
         return tuple(out)
 
     @property
@@ -326,8 +330,8 @@ def read_facts(msg: Message, raw: bytes | str) -> Facts:
         reply_to=tuple(addresses(header_values(msg, "Reply-To"))),
         sender=tuple(addresses(header_values(msg, "Sender"))),
         to=tuple(addresses(header_values(msg, "To") + header_values(msg, "Cc"))),
-        in_reply_to=tuple(i for v in header_values(msg, "In-Reply-To") for i in msg_ids(v)),
-        references=tuple(i for v in header_values(msg, "References") for i in msg_ids(v)),
+        in_reply_to=tuple(i for v in header_values(msg, "In-Reply-To") for i in msg_ids(v))[:MAX_THREAD_IDS],
+        references=tuple(i for v in header_values(msg, "References") for i in msg_ids(v))[-MAX_THREAD_IDS:],
         auto_submitted=(header(msg, "Auto-Submitted").split(";")[0].split("(")[0].strip().lower()),
         null_return_path=null_rp,
         daemon_sender=daemon,
