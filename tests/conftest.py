@@ -86,6 +86,15 @@ def wait_stored(intake: Intake, timeout: float = 10.0) -> bool:
     return True
 
 
+@pytest.fixture(autouse=True)
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash and check many passwords: a low scrypt cost in-process (the real cost, and the
+    upgrade of old hashes, are tested in test_security_auth.py)."""
+    from mailbeacon import passwords
+
+    monkeypatch.setattr(passwords, "COST", passwords.Cost(2**10, 8, 1))
+
+
 # -- stores ------------------------------------------------------------------------------------
 
 _SQLITE_TEMPLATE: Path | None = None

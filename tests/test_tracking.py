@@ -147,7 +147,9 @@ async def test_paired_device_cookie_is_recorded_only_when_valid(env: Env) -> Non
     token = open_token(env.rt, env.seeded, BOB)
     good = env.rt.keyring.sign_value(DEVICE_COOKIE_PURPOSE, "dv_laptop")
     await env.client.get(f"/o/{token}", headers={"Cookie": f"theme=dark; {DEVICE_COOKIE}={good}"})
-    await env.client.get(f"/o/{token}", headers={"Cookie": f"{DEVICE_COOKIE}={good[:-1]}A"})
+    await env.client.get(
+        f"/o/{token}", headers={"Cookie": f"{DEVICE_COOKIE}={good[:-1]}{'B' if good.endswith('A') else 'A'}"}
+    )
     await env.client.get(f"/o/{token}", headers={"Cookie": f"{DEVICE_COOKIE}=dv_laptop"})
     hits = await env.stored()
     assert [h.device_id for h in hits] == ["dv_laptop", None, None]

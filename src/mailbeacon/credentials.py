@@ -1,4 +1,8 @@
-"""Encryption of stored credentials (upstream SMTP URLs, IMAP passwords), with Fernet."""
+"""Encryption of stored credentials (upstream SMTP URLs, IMAP passwords, token signing keys), with Fernet.
+
+The `credentials_key` lives outside the database (the setting, or `<data_dir>/credentials.key`,
+mode 0600), so a copy of the database alone cannot forge tokens or read passwords.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from .errors import ConfigError
+from .private_files import make_private, private_dir
 
 
 class CredentialBox:
@@ -31,6 +36,23 @@ class CredentialBox:
                 "a stored credential cannot be decrypted: credentials_key changed? Set the key it was stored with."
             ) from exc
 
+    def seal(self, secret: bytes) -> bytes:
+        """A binary secret (a signing key) as stored: `SEALED` + Fernet token."""
+        return SEALED + self.encrypt(base64.urlsafe_b64encode(secret).decode("ascii")).encode("ascii")
+
+    def unseal(self, stored: bytes) -> bytes:
+        if not is_sealed(stored):
+            raise ConfigError("a stored signing key is not encrypted")
+        return base64.urlsafe_b64decode(self.decrypt(stored[len(SEALED) :].decode("ascii")))
+
+
+#: marks an encrypted binary secret in the database (older databases hold raw key bytes)
+SEALED = b"sealed:fernet:"
+
+
+def is_sealed(stored: bytes) -> bool:
+    return stored.startswith(SEALED)
+
 
 def parse_key(text: str) -> bytes:
     try:
@@ -48,8 +70,9 @@ def load_or_create_key(setting: str, data_dir: Path) -> bytes:
         return parse_key(setting)
     path = data_dir / "credentials.key"
     if path.exists():
+        make_private(path)
         return parse_key(path.read_text())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = os.urandom(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

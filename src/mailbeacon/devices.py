@@ -12,6 +12,8 @@ signed the same way with the word `heartbeat` in the token's place.
 
 A device is paired without a password through a one-time pairing code: short-lived, stored
 hashed, used up by the exchange; failed exchanges are limited per client address.
+
+A beacon counts once: the same (D, T, TS) again inside its window is a replay (`SeenBeacons`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import secrets
 import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
+from typing import Literal
 
 from .model import Clock
 from .tokens import Keyring, b64decode, b64encode
@@ -86,4 +89,33 @@ def verify_beacon(keyring: Keyring, device: str, token: str, ts: int, sig: str, 
         expected = sign_beacon(device_secret(keyring, device), device, token, ts)
     except ValueError:
         return False
-    return hmac.compare_digest(expected, sig)
+    return hmac.compare_digest(expected.encode(), sig.encode("utf-8", "surrogatepass"))
+
+
+class SeenBeacons:
+    """The beacons accepted inside the last `2 * MAX_SKEW` seconds, to refuse replays.
+
+    A beacon's time must be within `MAX_SKEW` of the clock, so one older than that can never be
+    accepted again and is forgotten. Memory is bounded: when `size` beacons are remembered and
+    none has expired, new ones are refused too (fail closed) rather than forgetting early.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, float] = OrderedDict()  # key -> until (beacon ts + MAX_SKEW)
+
+    def note(self, device: str, token: str, ts: int, now: datetime) -> Literal["new", "replay", "full"]:
+        """ "new" the first time this beacon is seen (it is remembered), else "replay" or "full"."""
+        t = now.timestamp()
+        while self._seen:
+            oldest, until = next(iter(self._seen.items()))
+            if until >= t:
+                break
+            del self._seen[oldest]  # its time is too far in the past to be accepted again
+        key = f"{device}|{token}|{ts}"
+        if key in self._seen:
+            return "replay"
+        if len(self._seen) >= self.size:
+            return "full"
+        self._seen[key] = ts + MAX_SKEW
+        return "new"

@@ -5,7 +5,9 @@
     ├── NotFound               a workspace, user, message ... does not exist
     ├── Conflict               it exists already
     ├── InvalidInput           user-supplied data is malformed (addresses, JSON, mail)
+    │   └── TooLarge           ... or larger than its limit
     ├── AuthError              credentials or signatures do not check out
+    │   └── Throttled          too many failed sign-ins: wait before trying again
     ├── StoreUnavailable       the database cannot be reached (retry later)
     └── UpstreamError          the upstream SMTP or IMAP server failed
         ├── UpstreamTemporary  4xx / unreachable: try again later
@@ -42,8 +44,20 @@ class InvalidInput(MailbeaconError):
     """User-supplied data is malformed."""
 
 
+class TooLarge(InvalidInput):
+    """User-supplied data is larger than its limit (HTTP 413)."""
+
+
 class AuthError(MailbeaconError):
     """Credentials, a token or a signature did not check out."""
+
+
+class Throttled(AuthError):
+    """Too many failed sign-ins from this client or for this address: try again later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreUnavailable(MailbeaconError):

@@ -34,6 +34,7 @@ from pathlib import Path
 from .errors import StoreUnavailable
 from .journal import Journal, encode, orphan_segments, read_segment, set_aside_torn
 from .model import Hit
+from .private_files import open_private
 from .store import Store
 
 log = logging.getLogger("mailbeacon.intake")
@@ -243,7 +244,7 @@ class Intake:
             except Exception as exc:
                 self.state.rejected += 1
                 log.error("hit %s refused by the database (%s); kept in %s", hit.uid, exc, rejected_path)
-                with open(rejected_path, "ab") as f:
+                with os.fdopen(open_private(rejected_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as f:
                     f.write(encode(seq, hit))
 
     def _replay_orphans(self) -> None:

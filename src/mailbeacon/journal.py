@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .model import Hit, HitKind
+from .private_files import open_private, private_dir
 
 log = logging.getLogger("mailbeacon.journal")
 
@@ -106,7 +107,7 @@ class Journal:
         self.directory = directory
         self.run_id = run_id
         self.segment_bytes = segment_bytes
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self._lock = threading.Lock()  # guards the segment list
         self._write_lock = threading.Lock()  # guards the buffer and appends
         self._segments: list[Segment] = []
@@ -125,7 +126,7 @@ class Journal:
 
     def _open_segment(self, first_seq: int) -> Segment:
         path = self.directory / f"hits-{self.run_id}-{first_seq}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         seg = Segment(path, first_seq, fd)
         with self._lock:

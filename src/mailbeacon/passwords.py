@@ -1,4 +1,11 @@
-"""Password hashing (scrypt, from the standard library) and API token hashing."""
+"""Password hashing (scrypt, from the standard library) and API token hashing.
+
+The cost follows the OWASP Password Storage Cheat Sheet for scrypt: N=2^17, r=8, p=1 (128 MiB
+and about 0.3 s of one core per hash). Hashes made with a lower cost still verify;
+`needs_rehash` tells the sign-in code to replace them with the current cost after a
+successful sign-in. At most `PARALLEL` hashes run at once, so a burst of sign-in attempts
+cannot take the memory of the machine (128 MiB each).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +13,88 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+from dataclasses import dataclass
 
-_N, _R, _P = 2**14, 8, 1
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    n: int
+    r: int
+    p: int
+
+    def __le__(self, other: Cost) -> bool:
+        return self.n <= other.n and self.r <= other.r and self.p <= other.p
 
 
-def hash_password(password: str) -> str:
+#: OWASP Password Storage Cheat Sheet, scrypt: N=2^17 (128 MiB with r=8), r=8, p=1
+OWASP_COST = Cost(2**17, 8, 1)
+#: the cost of new hashes
+COST = OWASP_COST
+#: stored hashes above this cost are refused (a tampered hash must not cost a gigabyte)
+MAX_COST = Cost(2**20, 16, 4)
+PARALLEL = 2
+_SLOTS = threading.BoundedSemaphore(PARALLEL)
+_dummy: dict[Cost, str] = {}
+
+
+def _scrypt(password: str, salt: bytes, cost: Cost, dklen: int) -> bytes:
+    with _SLOTS:
+        return hashlib.scrypt(
+            password.encode("utf-8", "surrogatepass"),
+            salt=salt,
+            n=cost.n,
+            r=cost.r,
+            p=cost.p,
+            dklen=dklen,
+            maxmem=129 * cost.n * cost.r * cost.p + 2**20,
+        )
+
+
+def hash_password(password: str, cost: Cost | None = None) -> str:
+    cost = cost or COST
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    digest = _scrypt(password, salt, cost, 32)
+    return f"scrypt${cost.n}${cost.r}${cost.p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def check_password(password: str, stored: str) -> bool:
+def _parse(stored: str) -> tuple[Cost, bytes, bytes] | None:
     try:
         scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
         if scheme != "scrypt":
-            return False
-        salt = base64.b64decode(salt_b64)
-        expected = base64.b64decode(digest_b64)
-        digest = hashlib.scrypt(
-            password.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected), maxmem=2**26
-        )
+            return None
+        cost = Cost(int(n), int(r), int(p))
+        if not cost <= MAX_COST or min(cost.n, cost.r, cost.p) < 1:
+            return None
+        return cost, base64.b64decode(salt_b64), base64.b64decode(digest_b64)
     except (ValueError, TypeError):
+        return None
+
+
+def check_password(password: str, stored: str) -> bool:
+    parsed = _parse(stored)
+    if parsed is None:
+        return False
+    cost, salt, expected = parsed
+    try:
+        digest = _scrypt(password, salt, cost, len(expected) or 32)
+    except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """The hash was made with less than the current cost (or is not one of ours)."""
+    parsed = _parse(stored)
+    return parsed is None or not parsed[0] >= COST
+
+
+def dummy_hash() -> str:
+    """A hash at the current cost, to check against when the address is unknown (same work)."""
+    found = _dummy.get(COST)
+    if found is None:
+        found = _dummy[COST] = hash_password(secrets.token_urlsafe(16))
+    return found
 
 
 def new_api_token() -> str:

@@ -20,10 +20,12 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import Settings
-from .credentials import CredentialBox, load_or_create_key
+from .credentials import CredentialBox, is_sealed, load_or_create_key
 from .errors import ConfigError, StoreUnavailable
 from .model import Clock, system_clock
+from .private_files import open_private, private_dir
 from .store import Store, open_store
+from .throttle import SignInThrottle
 from .tokens import Keyring, format_key_spec, generate_key, parse_key_spec
 
 log = logging.getLogger("mailbeacon")
@@ -57,19 +59,26 @@ class Runtime:
                     raise  # never ran here: nothing to answer with
                 log.warning("%s; starting without it (the schema is brought up to date on a later start)", exc)
         try:
-            keyring = load_keyring(settings, store, clock, node=node)
+            keyring, box = load_keyring(settings, store, clock, node=node)
         except BaseException:
             store.close()
             raise
-        return cls(settings=settings, store=store, keyring=keyring, clock=clock, created=created)
+        return cls(settings=settings, store=store, keyring=keyring, clock=clock, created=created, _box=box)
 
     @cached_property
     def credentials(self) -> CredentialBox:
         if self._box is None:
-            self._box = CredentialBox(
-                load_or_create_key(self.settings.credentials_key, self.settings.effective_data_dir)
-            )
+            self._box = credential_box(self.settings)
         return self._box
+
+    @cached_property
+    def sign_ins(self) -> SignInThrottle:
+        """Failed sign-ins (SMTP AUTH and HTTP Basic share them)."""
+        return SignInThrottle(self.clock)
+
+    def add_signing_key(self) -> int:
+        """A new signing key, stored encrypted; it signs new tokens from the next start."""
+        return self.store.add_signing_key(self.credentials.seal(generate_key()), self.clock())
 
     @property
     def public_url(self) -> str:
@@ -79,30 +88,45 @@ class Runtime:
         self.store.close()
 
 
-def load_keyring(settings: Settings, store: Store, clock: Clock = system_clock, *, node: bool = False) -> Keyring:
-    """Keys from the `secret_keys` setting, else from the database (generated on first start).
+def credential_box(settings: Settings) -> CredentialBox:
+    return CredentialBox(load_or_create_key(settings.credentials_key, settings.effective_data_dir))
 
-    A node keeps a private copy of the database's keys and falls back to it when the database
-    cannot be reached."""
+
+def load_keyring(
+    settings: Settings, store: Store, clock: Clock = system_clock, *, node: bool = False
+) -> tuple[Keyring, CredentialBox | None]:
+    """Keys from the `secret_keys` setting, else from the database (generated on first start),
+    and the credentials box when it was needed.
+
+    In the database the keys are encrypted with the credentials key. Keys an older version
+    stored in the clear are encrypted in place here, once. A node keeps a private copy of the
+    keys and falls back to it when the database cannot be reached.
+    """
     if settings.secret_keys:
         try:
-            return Keyring(parse_key_spec(settings.secret_keys))
+            return Keyring(parse_key_spec(settings.secret_keys)), None
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
     try:
-        keys = store.signing_keys()
-        if not keys:
-            store.add_signing_key(generate_key(), clock(), kid=1)
-            keys = store.signing_keys()
+        stored = store.signing_keys()
+        box = credential_box(settings)
+        if not stored:
+            store.add_signing_key(box.seal(generate_key()), clock(), kid=1)
+            stored = store.signing_keys()
+        clear = {kid: key for kid, key in stored.items() if not is_sealed(key)}
+        if clear:
+            store.replace_signing_keys({kid: box.seal(key) for kid, key in clear.items()})
+            log.info("encrypted %d signing key(s) that were stored in the clear", len(clear))
     except StoreUnavailable:
         copy = _keys_copy(settings) if node else None
         if copy is None:
             raise
         log.warning("the database is unavailable: verifying and signing with this node's copy of the keys")
-        return Keyring(copy)
+        return Keyring(copy), None
+    keys = {kid: key if kid in clear else box.unseal(key) for kid, key in stored.items()}
     if node:
         _save_keys_copy(settings, keys)
-    return Keyring(keys)
+    return Keyring(keys), box
 
 
 def _keys_path(settings: Settings) -> Path:
@@ -117,15 +141,15 @@ def _keys_copy(settings: Settings) -> dict[int, bytes] | None:
 
 
 def _save_keys_copy(settings: Settings, keys: dict[int, bytes]) -> None:
-    """Keep the keys on this node (mode 0600, like credentials.key) for starts without the database."""
+    """Keep the keys on this node (mode 0600, beside credentials.key) for starts without the database."""
     path = _keys_path(settings)
     text = format_key_spec(keys)
     try:
         if path.exists() and path.read_text() == text:
             return
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         tmp = path.with_name(f".{KEYS_COPY}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

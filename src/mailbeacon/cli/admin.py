@@ -11,7 +11,6 @@ from ..addresses import normalise
 from ..devices import PAIRING_CODE_LIFETIME, device_secret, new_pairing_code
 from ..errors import InvalidInput
 from ..passwords import hash_password, new_api_token, new_password
-from ..tokens import generate_key
 from ..web.tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 from .base import app, console, err, print_json, program, runtime
 from .output import line, print_rows, switches_text, when
@@ -312,5 +311,5 @@ def keys_rotate(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     if rt.settings.secret_keys:
         raise InvalidInput("secret_keys is set in the configuration: add the new key there instead")
-    kid = rt.store.add_signing_key(generate_key(), rt.clock())
+    kid = rt.add_signing_key()
     console.print(f"Added signing key {kid}. Restart `mailbeacon serve` to sign with it.")

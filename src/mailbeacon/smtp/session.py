@@ -16,12 +16,13 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from .. import rewrite
-from ..addresses import header_addresses, try_normalise
-from ..errors import AuthError, ConfigError, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
-from ..instrumentation import Instrumented, header_raw, instrument, new_message_id
+from ..addresses import try_normalise
+from ..errors import AuthError, ConfigError, InvalidInput, MailbeaconError, NotFound, StoreUnavailable, Throttled
+from ..from_field import single_from_address
+from ..instrumentation import Instrumented, instrument, new_message_id
 from ..model import User
-from ..passwords import check_password
 from ..runtime import Runtime
+from ..signin import sign_in
 from .upstream import UpstreamSession, reply_line, upstream_for
 
 log = logging.getLogger("mailbeacon.smtp")
@@ -125,7 +126,7 @@ class Handler:
         if len(parts) != 3:
             await server.push("501 5.5.2 PLAIN credentials must be authzid NUL login NUL password")
             return AuthResult(success=False, handled=True)
-        return await self._login(parts[1], parts[2])
+        return await self._login(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: Server, args: list[str]) -> AuthResult:
         if len(args) == 1:
@@ -141,42 +142,35 @@ class Handler:
         password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
         if not isinstance(password, bytes):
             return AuthResult(success=False, handled=True)
-        return await self._login(login, password)
+        return await self._login(server, login, password)
 
-    async def _login(self, login: bytes, password: bytes) -> AuthResult:
+    async def _login(self, server: Server, login: bytes, password: bytes) -> AuthResult:
+        peer: object = server.session.peer if server.session is not None else None
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         try:
             user = await asyncio.to_thread(
-                self._check, login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
+                sign_in,
+                self.runtime,
+                login.decode("utf-8", "replace"),
+                password.decode("utf-8", "replace"),
+                client,
+                surface="SMTP",
             )
+        except Throttled as exc:
+            return AuthResult(success=False, handled=False, message=reply_line(454, f"4.7.0 Not now: {exc}"))
         except StoreUnavailable:  # a temporary failure (RFC 4954): the client keeps the message and retries
             return AuthResult(
                 success=False,
                 handled=False,
                 message="454 4.7.0 Temporary authentication failure: mailbeacon cannot reach its database",
             )
-        if user is None:
+        except AuthError:
             return AuthResult(
                 success=False,
                 handled=False,
                 message="535 5.7.8 Authentication failed: use your mailbeacon address and password",
             )
         return AuthResult(success=True, auth_data=user)
-
-    def _check(self, login: str, password: str) -> User | None:
-        address = try_normalise(login)
-        if address is None:
-            log.info("SMTP sign-in failed: the login is not an email address")
-            return None
-        try:
-            user = self.runtime.store.user(address)
-        except NotFound:
-            check_password(password, _DUMMY_HASH)  # same work either way
-            log.info("SMTP sign-in failed: no user with that login")
-            return None
-        if not check_password(password, user.password_hash):
-            log.info("SMTP sign-in failed: wrong password for user %s", user.id)
-            return None
-        return user
 
     # -- the transaction ----------------------------------------------------------------------
 
@@ -298,15 +292,13 @@ class Handler:
         return self._check_from(content, user), hashlib.sha256(content).hexdigest()
 
     def _check_from(self, content: bytes, user: User) -> str | None:
+        """Fail closed: exactly one readable From: address, and one of the user's (see from_field.py)."""
         try:
-            heads = rewrite.root_headers(content)
-            values = [header_raw(v) for v in heads.get_all("from", [])]
-        except Exception:
-            return None
-        own = {a.lower() for a in user.addresses}
-        for addr in header_addresses(values):
-            if addr not in own:
-                return reply_line(550, f"5.7.1 The From: address {addr} is not one of your mailbeacon addresses")
+            address = single_from_address(content)
+        except InvalidInput as exc:
+            return reply_line(550, f"5.7.1 Not relayed: {exc}; it must be one of your mailbeacon addresses")
+        if address not in {a.lower() for a in user.addresses}:
+            return reply_line(550, f"5.7.1 The From: address {address} is not one of your mailbeacon addresses")
         return None
 
     async def _instrument(
@@ -385,6 +377,3 @@ def _answer(targets: dict[str, str], delivered: set[str], failed: dict[str, tupl
             code, f"Refused for {', '.join(sorted(failed))}: {code} {text}; delivered to {len(delivered)} other(s)"
         )
     return reply_line(code, text)
-
-
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

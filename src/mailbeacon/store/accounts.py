@@ -53,6 +53,12 @@ class AccountsStore(StoreBase):
         with self.read() as c:
             return {r.kid: bytes(r.key) for r in c.execute(select(t.secret_keys))}
 
+    def replace_signing_keys(self, keys: Mapping[int, bytes]) -> None:
+        """Overwrite the stored form of existing keys (encrypting keys stored in the clear)."""
+        with self.tx() as c:
+            for kid, key in keys.items():
+                c.execute(update(t.secret_keys).where(t.secret_keys.c.kid == kid).values(key=key))
+
     def add_signing_key(self, key: bytes, now: datetime, kid: int | None = None) -> int:
         """Store a signing key; without `kid`, the next free id (which then signs new tokens)."""
         with self.tx() as c:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..config import mask
 from ..errors import ConfigError, Conflict, StoreUnavailable
+from ..private_files import make_private, private_sqlite
 from .linkbook import LinkBook
 
 
@@ -63,21 +64,34 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
+def _sqlite_file(database: str | None) -> Path | None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)  # as SQLite opens it
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).expanduser().parent
+        path = _sqlite_file(parsed.database)
+        if path is not None:
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                private_sqlite(path)  # created 0600 (its folder 0700): SQLite gives -wal and -shm the same mode
             except OSError as exc:
-                raise ConfigError(f"cannot create {folder} for the database: {exc.strerror}") from None
+                raise ConfigError(f"cannot create the database {path}: {exc.strerror}") from None
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
+        if path is not None:
+
+            def tighten(_conn: Any, _record: Any) -> None:  # files an older version left readable
+                for suffix in ("-wal", "-shm"):
+                    make_private(path.with_name(path.name + suffix))
+
+            event.listen(engine, "connect", tighten)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(

@@ -22,10 +22,17 @@ from .base import StoreBase
 #: because deciding it failed (its verdict row says why; `reclassify` tries it again)
 STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, STATE_FAILED = 0, 1, 2, 3
 _COLS = "uid, kind, workspace_id, message_id, recipient_id, link, at, method, ip, user_agent, headers, device_id, state"
+#: a hit is stored only when its recipient belongs to its message, in its workspace (a token
+#: made with a stolen key, or a bug, cannot attach hits to someone else's mail)
+_BELONGS = (
+    "WHERE EXISTS (SELECT 1 FROM recipients r JOIN messages m ON m.id = r.message_id "
+    "WHERE r.id = {p} AND r.message_id = {p} AND m.workspace_id = {p})"
+)
 _INSERT = {
-    "sqlite": f"INSERT OR IGNORE INTO hits ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "postgresql": f"INSERT INTO hits ({_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-    "ON CONFLICT (uid) DO NOTHING",
+    "sqlite": f"INSERT OR IGNORE INTO hits ({_COLS}) SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? " + _BELONGS.format(p="?"),
+    "postgresql": f"INSERT INTO hits ({_COLS}) SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::json,%s,%s "
+    + _BELONGS.format(p="%s")
+    + " ON CONFLICT (uid) DO NOTHING",
 }
 
 
@@ -77,7 +84,8 @@ def _sqlite_time(dt: datetime) -> str:
 
 class HitsStore(StoreBase):
     def insert_hits(self, hits: Sequence[Hit]) -> None:
-        """Store raw hits in one transaction; hits already stored (same uid) are skipped.
+        """Store raw hits in one transaction; hits already stored (same uid) are skipped, and so
+        are hits whose recipient is not one of their message's.
 
         Self-view beacons need no verdict: they are stored settled.
         """
@@ -99,6 +107,9 @@ class HitsStore(StoreBase):
                 _json(h.headers if isinstance(h.headers, dict) else dict(h.headers)),
                 h.device_id,
                 STATE_SETTLED if h.kind is HitKind.SELF_VIEW else STATE_NEW,
+                h.recipient_id,
+                h.message_id,
+                h.workspace_id,
             )
             for h in hits
         ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..classify import rules_version
-from ..devices import device_secret, verify_beacon
+from ..devices import SeenBeacons, device_secret, verify_beacon
 from ..diagnose import diagnose
-from ..errors import AuthError, InvalidInput, NotFound, StoreUnavailable
+from ..errors import AuthError, Conflict, InvalidInput, NotFound, StoreUnavailable
 from ..intake import Intake
 from ..model import Hit, HitKind, Message, User
 from ..pipeline import Pipeline
@@ -24,6 +25,7 @@ from .auth import authenticate
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_KINDS = ("extension", "dashboard", "other")
+MAX_LIMIT = 500
 CORS = {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "POST, OPTIONS",
@@ -43,13 +45,11 @@ def _intake(request: Request) -> Intake:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > 64 * 1024:
-        raise InvalidInput("request body too large")
+    body = await request.body()  # at most JSON_LIMIT bytes: body.py stops longer ones while they stream
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
-        raise InvalidInput("the request body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise InvalidInput("the request body is not JSON (or nests too deeply)") from None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     return data
@@ -192,16 +192,21 @@ async def self_view(request: Request) -> Response:
         claims = rt.keyring.verify(token)
     except InvalidToken:
         raise InvalidInput("token is not a mailbeacon tracking token") from None
+    if claims.kind is not HitKind.OPEN:
+        raise InvalidInput("a self-view beacon takes the message's pixel (open) token, not a link token")
     now = rt.clock()
     device = data.get("device")
     if device:
-        try:
-            ts = int(data.get("ts", 0))
-        except (TypeError, ValueError):
-            raise InvalidInput("ts must be a Unix time in seconds") from None
-        if not verify_beacon(rt.keyring, str(device), token, ts, str(data.get("sig", "")), now):
+        ts = _unix_time(data.get("ts", 0))
+        device_id, sig = str(device), str(data.get("sig", ""))
+        if not verify_beacon(rt.keyring, device_id, token, ts, sig, now):
             raise AuthError("the beacon signature does not check out (or its time is off by more than 5 minutes)")
-        device_id = str(device)
+        seen: SeenBeacons = request.app.state.beacons
+        status = seen.note(device_id, token, ts, now)
+        if status == "replay":
+            raise Conflict("this beacon was received already: sign each view with its own time")
+        if status == "full":
+            raise StoreUnavailable("too many self-view beacons in the last minutes; try again shortly")
     else:
         cookie = request.cookies.get(DEVICE_COOKIE, "")
         found = rt.keyring.verify_value(DEVICE_COOKIE_PURPOSE, cookie) if cookie else None
@@ -212,6 +217,8 @@ async def self_view(request: Request) -> Response:
     msg = await asyncio.to_thread(rt.store.message, claims.message_id)
     if dev.revoked_at is not None or dev.user_id != msg.user_id:
         raise AuthError("this device is not paired with the sender of that message")
+    if msg.workspace_id != claims.workspace_id:
+        raise InvalidInput("token is not a mailbeacon tracking token")
     intake = _intake(request)
     intake.record(
         Hit(
@@ -234,6 +241,20 @@ async def self_view(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
+def _unix_time(value: object) -> int:
+    """`ts` of a beacon: whole seconds, as a JSON number or a string of digits."""
+    ts: int | None = None
+    if isinstance(value, float) and math.isfinite(value) and abs(value) < 2**40:
+        ts = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**40:
+        ts = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        ts = int(value)
+    if ts is None:
+        raise InvalidInput("ts must be a Unix time in seconds")
+    return ts
+
+
 # -- messages ---------------------------------------------------------------------------------
 
 
@@ -244,10 +265,10 @@ def _visible(user: User, message: Message) -> bool:
 async def list_messages(request: Request) -> Response:
     rt = _rt(request)
     user = await authenticate(request, rt)
-    try:
-        limit = min(int(request.query_params.get("limit", "50")), 500)
-    except ValueError:
-        raise InvalidInput("limit must be a number") from None
+    text = request.query_params.get("limit", "50")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text[:4]) <= MAX_LIMIT and len(text) <= 4):
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    limit = int(text)
 
     def load() -> list[dict[str, Any]]:
         if user.is_admin:
@@ -262,10 +283,10 @@ async def list_messages(request: Request) -> Response:
 async def _message_for(request: Request) -> tuple[Runtime, Message]:
     rt = _rt(request)
     user = await authenticate(request, rt)
-    try:
-        mid = int(request.path_params["message_id"])
-    except ValueError:
-        raise NotFound("no such message") from None
+    text = request.path_params["message_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) < 2**63):
+        raise NotFound(f"no tracked message {text[:40]}")
+    mid = int(text)
     msg = await asyncio.to_thread(rt.store.message, mid)
     if not _visible(user, msg):
         raise NotFound(f"no tracked message {mid}")

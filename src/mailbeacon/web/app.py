@@ -9,17 +9,28 @@ from __future__ import annotations
 import logging
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import AuthError, Conflict, InvalidInput, MailbeaconError, NotFound, StoreUnavailable
+from ..devices import SeenBeacons
+from ..errors import (
+    AuthError,
+    Conflict,
+    InvalidInput,
+    MailbeaconError,
+    NotFound,
+    StoreUnavailable,
+    Throttled,
+    TooLarge,
+)
 from ..intake import Intake
 from ..pipeline import Pipeline
 from ..runtime import Runtime
 from . import api, extension, inbound
 from .auth import CHALLENGE
-from .tracking import TrackingApp
+from .body import JSON_LIMIT, BodyLimit
+from .tracking import ClientAddress, TrackingApp
 
 log = logging.getLogger("mailbeacon.web")
 
@@ -40,9 +51,11 @@ ROUTES = [
 ]
 
 _STATUS: list[tuple[type[MailbeaconError], int]] = [
+    (Throttled, 429),
     (AuthError, 401),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidInput, 400),
     (StoreUnavailable, 503),
 ]
@@ -54,14 +67,30 @@ async def _error(request: Request, exc: Exception) -> Response:
             headers = {"www-authenticate": CHALLENGE} if status == 401 else None
             if status == 503:
                 headers = {"retry-after": "5"}
+            if isinstance(exc, Throttled):
+                headers = {"retry-after": str(exc.retry_after)}
             return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """The body ended early or was malformed (the HTTP server reports that as a disconnect)."""
+    return JSONResponse({"error": "the request body was cut off or malformed"}, status_code=400)
+
+
 def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline) -> TrackingApp:
-    """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports."""
-    api_app = Starlette(routes=ROUTES, exception_handlers={MailbeaconError: _error})
+    """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports.
+
+    Every API route reads its body within its limit while it streams (body.py)."""
+    api_app = Starlette(routes=ROUTES, exception_handlers={MailbeaconError: _error, ClientDisconnect: _disconnected})
     api_app.state.runtime = runtime
     api_app.state.intake = intake
     api_app.state.pipeline = pipeline
-    return TrackingApp(runtime, intake, fallback=api_app)
+    api_app.state.beacons = SeenBeacons()
+    api_app.state.client_address = ClientAddress(runtime.settings.trusted_proxies)
+    inbound_limit = runtime.settings.smtp_max_size
+
+    def limit_for(path: str) -> tuple[int, str]:
+        return (inbound_limit, "smtp_max_size") if path == "/api/v1/inbound" else (JSON_LIMIT, "")
+
+    return TrackingApp(runtime, intake, fallback=BodyLimit(api_app, limit_for))

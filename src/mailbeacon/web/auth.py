@@ -1,5 +1,5 @@
 """Who is calling the API: an API token (`Authorization: Bearer mbt_...`) or a user's password
-(HTTP Basic, for scripts and the first pairing)."""
+(HTTP Basic, for scripts and the first pairing; throttled, see signin.py)."""
 
 from __future__ import annotations
 
@@ -10,28 +10,27 @@ import logging
 
 from starlette.requests import Request
 
-from ..errors import AuthError, NotFound
+from ..errors import AuthError
 from ..model import User
-from ..passwords import check_password
 from ..runtime import Runtime
+from ..signin import sign_in
+from .tracking import ClientAddress
 
 log = logging.getLogger("mailbeacon.web")
 CHALLENGE = 'Bearer realm="mailbeacon", Basic realm="mailbeacon"'
+MAX_CREDENTIALS = 4096
 
 
-def _basic(runtime: Runtime, value: str) -> User:
+def _basic(runtime: Runtime, value: str, client: str) -> User:
     try:
-        email, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthError("malformed Basic credentials") from None
-    try:
-        user = runtime.store.user(email.strip().lower())
-    except NotFound:
-        user = None
-    if user is None or not check_password(password, user.password_hash):
-        log.info("API sign-in failed: %s", f"wrong password for user {user.id}" if user else "no user with that login")
-        raise AuthError("wrong email or password")
-    return user
+        if len(value) > MAX_CREDENTIALS:
+            raise ValueError("too long")
+        email, sep, password = base64.b64decode(value.encode("ascii"), validate=True).decode().partition(":")
+    except (binascii.Error, ValueError):  # UnicodeError is a ValueError
+        raise AuthError("malformed Basic credentials (base64 of UTF-8 'email:password')") from None
+    if not sep:
+        raise AuthError("malformed Basic credentials (base64 of UTF-8 'email:password')")
+    return sign_in(runtime, email, password, client, surface="API")
 
 
 def _bearer(runtime: Runtime, token: str) -> User:
@@ -42,12 +41,21 @@ def _bearer(runtime: Runtime, token: str) -> User:
     return user
 
 
+def client_of(request: Request) -> str:
+    """The client's IP: the socket peer, or X-Forwarded-For from a trusted proxy."""
+    resolver: ClientAddress | None = getattr(request.app.state, "client_address", None)
+    peer = request.client.host if request.client else ""
+    if resolver is None:
+        return peer
+    return resolver.resolve(peer, request.headers.get("x-forwarded-for"))
+
+
 async def authenticate(request: Request, runtime: Runtime) -> User:
-    """The calling user, or `AuthError` (answered 401)."""
+    """The calling user, or `AuthError` (answered 401; `Throttled`: 429)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return await asyncio.to_thread(_bearer, runtime, value)
     if scheme.lower() == "basic" and value:
-        return await asyncio.to_thread(_basic, runtime, value)
+        return await asyncio.to_thread(_basic, runtime, value.strip(), client_of(request))
     raise AuthError("authentication required: send an API token as `Authorization: Bearer <token>`")

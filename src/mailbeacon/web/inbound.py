@@ -24,17 +24,7 @@ async def receive_inbound(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     pipeline: Pipeline = request.app.state.pipeline
     user = await authenticate(request, rt)
-    limit = rt.settings.smtp_max_size
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"the message is larger than {limit} bytes (smtp_max_size)")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidInput(f"the message is larger than {limit} bytes (smtp_max_size)")
-        chunks.append(chunk)
+    chunks = [chunk async for chunk in request.stream()]  # within smtp_max_size (see body.py)
     raw = b"".join(chunks)
     if not raw.strip():
         raise InvalidInput("send the raw message (RFC 5322) as the request body")

@@ -1,0 +1,55 @@
+"""Signing in with an address and a password: SMTP AUTH and HTTP Basic share this.
+
+Throttled per address and per client (see throttle.py): a refused attempt costs no scrypt. An
+unknown address costs the same work as a wrong password. After a successful sign-in, a hash
+made with an older, lower cost is replaced by one at the current cost. Runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .addresses import try_normalise
+from .errors import AuthError, NotFound, StoreUnavailable, Throttled
+from .model import User
+from .passwords import check_password, dummy_hash, hash_password, needs_rehash
+from .runtime import Runtime
+from .throttle import throttled_message
+
+log = logging.getLogger("mailbeacon.signin")
+
+
+def sign_in(runtime: Runtime, login: str, password: str, client: str, *, surface: str) -> User:
+    """The user, or `AuthError` (wrong address or password) or `Throttled` (wait first).
+
+    Each failure is logged at INFO as `<surface> sign-in failed: <why>`, naming the user by id
+    (never the address tried or the password)."""
+    throttle = runtime.sign_ins
+    normalised = try_normalise(login)
+    address = normalised or login.strip().lower()[:320]
+    wait = throttle.wait(address, client)
+    if wait:
+        log.info("%s sign-in refused: too many failed sign-ins for that login or from %s", surface, client or "?")
+        raise Throttled(throttled_message(wait), wait)
+    user: User | None
+    try:
+        user = runtime.store.user(normalised) if normalised else None
+    except NotFound:
+        user = None
+    if user is None:
+        check_password(password, dummy_hash())  # the same work either way
+        throttle.failed(address, client)
+        why = "no user with that login" if normalised else "the login is not an email address"
+        log.info("%s sign-in failed: %s", surface, why)
+        raise AuthError("wrong email or password")
+    if not check_password(password, user.password_hash):
+        throttle.failed(address, client)
+        log.info("%s sign-in failed: wrong password for user %s", surface, user.id)
+        raise AuthError("wrong email or password")
+    throttle.succeeded(address)
+    if needs_rehash(user.password_hash):
+        try:
+            runtime.store.update_user(user.id, password_hash=hash_password(password))
+        except StoreUnavailable:
+            log.warning("could not upgrade the password hash of %s (database unavailable)", user.email)
+    return user
