@@ -11,13 +11,16 @@ intake stores every acknowledged hit → pipeline stops.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import MailbeaconError
+from .config import split_hostport
+from .errors import ConfigError, MailbeaconError
 from .imap import start_watchers
 from .intake import Intake
 from .pipeline import LoadGauge, Pipeline
@@ -56,6 +59,10 @@ class Service:
         gc.set_threshold(50_000, 20, 20)
         rt = self.runtime
         s = rt.settings
+        if self.with_http:
+            ensure_free(s.http, "http")
+        if self.with_smtp and s.smtp not in ("", "off"):
+            ensure_free(s.smtp, "smtp")
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         self.intake = Intake(
@@ -122,6 +129,32 @@ class Service:
         finally:
             log.info("stopping: finishing requests and storing every hit received")
             await self.stop()
+
+
+def ensure_free(hostport: str, setting: str) -> None:
+    """Refuse to start, in one sentence, when `hostport` cannot be listened on (before anything runs).
+
+    Bound without SO_REUSEPORT, so a server sharing its port that way is found too.
+    """
+    host, port = split_hostport(hostport)
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {hostport} (setting {setting}): {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use (setting {setting}): stop the program "
+                    f"listening there or choose another port with --{setting} HOST:PORT"
+                ) from None
+            raise ConfigError(f"cannot listen on {hostport} (setting {setting}): {exc.strerror or exc}") from None
 
 
 def _notify(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

@@ -296,7 +296,10 @@ class Handler:
         try:
             address = single_from_address(content)
         except InvalidInput as exc:
-            return reply_line(550, f"5.7.1 Not relayed: {exc}; it must be one of your mailbeacon addresses")
+            return reply_line(
+                550,
+                f"5.7.1 Not relayed: {exc} (a message needs exactly one From: address, one of your mailbeacon addresses)",
+            )
         if address not in {a.lower() for a in user.addresses}:
             return reply_line(550, f"5.7.1 The From: address {address} is not one of your mailbeacon addresses")
         return None
