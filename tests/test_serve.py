@@ -47,6 +47,7 @@ class ServeProcess:
         }
         self.proc: subprocess.Popen[str] | None = None
         self.log = tmp_path / f"serve-{self.port}.log"
+        self.umask = -1  # -1: inherit
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -55,6 +56,7 @@ class ServeProcess:
             stdout=open(self.log, "a"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
             text=True,
+            umask=self.umask,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

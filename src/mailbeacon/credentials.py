@@ -69,10 +69,10 @@ def load_or_create_key(setting: str, data_dir: Path) -> bytes:
     if setting:
         return parse_key(setting)
     path = data_dir / "credentials.key"
+    private_dir(data_dir)
     if path.exists():
         make_private(path)
         return parse_key(path.read_text())
-    private_dir(data_dir)
     key = os.urandom(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

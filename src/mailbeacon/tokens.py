@@ -239,7 +239,7 @@ class Keyring:
     def verify_value(self, purpose: str, signed: str) -> str | None:
         """The value inside `signed`, or None if it does not verify."""
         parts = signed.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 9:
             return None
         value, kid_s, tag_s = parts
         kid = int(kid_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +27,8 @@ from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_KINDS = ("extension", "dashboard", "other")
 MAX_LIMIT = 500
+#: what a device id can look like (ids are made by `add_device`); anything else is not looked up
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 CORS = {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "POST, OPTIONS",
@@ -169,6 +172,8 @@ async def revoke_device(request: Request) -> Response:
     rt = _rt(request)
     user = await authenticate(request, rt)
     public_id = request.path_params["device_id"]
+    if not DEVICE_ID.fullmatch(public_id):
+        raise NotFound(f"no paired device '{public_id[:40]}'")
     dev = await asyncio.to_thread(rt.store.device, public_id)
     if dev.user_id != user.id:
         raise NotFound(f"no paired device '{public_id}'")
@@ -199,6 +204,8 @@ async def self_view(request: Request) -> Response:
     if device:
         ts = _unix_time(data.get("ts", 0))
         device_id, sig = str(device), str(data.get("sig", ""))
+        if not DEVICE_ID.fullmatch(device_id):
+            raise AuthError("device is not a paired device id")
         if not verify_beacon(rt.keyring, device_id, token, ts, sig, now):
             raise AuthError("the beacon signature does not check out (or its time is off by more than 5 minutes)")
         seen: SeenBeacons = request.app.state.beacons
@@ -265,10 +272,10 @@ def _visible(user: User, message: Message) -> bool:
 async def list_messages(request: Request) -> Response:
     rt = _rt(request)
     user = await authenticate(request, rt)
-    text = request.query_params.get("limit", "50")
-    if not (text.isascii() and text.isdigit() and 1 <= int(text[:4]) <= MAX_LIMIT and len(text) <= 4):
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    limit = int(text)
+    text = request.query_params.get("limit", "50").strip()
+    if not (text.isascii() and text.isdigit()) or int(text[:6]) < 1:
+        raise InvalidInput(f"limit must be a whole number from 1 (at most {MAX_LIMIT} are listed)")
+    limit = min(int(text[:6]), MAX_LIMIT) if len(text) <= 6 else MAX_LIMIT
 
     def load() -> list[dict[str, Any]]:
         if user.is_admin:

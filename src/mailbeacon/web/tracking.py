@@ -78,6 +78,8 @@ HEADER_PREFIXES = (b"sec-fetch-", b"sec-ch-ua")
 MAX_VALUE = 512
 MAX_HEADERS = 4096
 MAX_UA = 1024
+#: the raw ASGI routes of this module (path pattern, methods), for documentation and tests
+TRACKING_ROUTES = (("/o/{token}", ("GET", "HEAD")), ("/c/{token}", ("GET", "HEAD")))
 DEVICE_COOKIE = "mb_device"
 DEVICE_COOKIE_PURPOSE = "device-cookie"
 
