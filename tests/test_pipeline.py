@@ -82,8 +82,13 @@ def test_old_hits_settle_at_once(runtime: Runtime, clock: FakeClock) -> None:
 
 def test_a_hit_of_a_message_that_is_gone_is_unknown(runtime: Runtime, clock: FakeClock) -> None:
     s = seed_message(runtime)
-    h = Hit(uid="x", kind=HitKind.OPEN, workspace_id=s.workspace.id, message_id=999, recipient_id=999, at=clock())
-    runtime.store.insert_hits([h])
+    rcpt = s.recipients[0].id
+    h = Hit(
+        uid="x", kind=HitKind.OPEN, workspace_id=s.workspace.id, message_id=s.message.id, recipient_id=rcpt, at=clock()
+    )
+    runtime.store.insert_hits([h])  # a hit of a message not yet gone: the store takes only those
+    with runtime.store.engine.begin() as c:  # the message is deleted (directly: there is no command for it)
+        c.exec_driver_sql("DELETE FROM messages WHERE id = ?", (s.message.id,))
     clock.advance(1000)
     Pipeline(runtime).run_once()
     (row,) = runtime.store.hits_with_verdicts()

@@ -80,12 +80,12 @@ class Settings:
     secret_keys: str = _s(
         "",
         "Token signing keys `1:<base64url>,2:<base64url>`; the highest id signs, all verify. "
-        "Generated and stored in the database on first start when empty.",
+        "Generated on first start when empty and stored in the database, encrypted with `credentials_key`.",
         secret=True,
     )
     credentials_key: str = _s(
         "",
-        "Key (base64url, 32 bytes) that encrypts stored upstream SMTP and IMAP passwords. "
+        "Key (base64url, 32 bytes) that encrypts stored upstream SMTP and IMAP passwords and token signing keys. "
         "When empty, one is generated into `<data_dir>/credentials.key` (mode 0600).",
         secret=True,
     )
