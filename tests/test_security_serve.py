@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import make_settings
+from conftest import Run, make_settings
 from mailbeacon.credentials import SEALED
 from mailbeacon.errors import ConfigError
 from mailbeacon.model import HitKind
@@ -240,3 +240,18 @@ def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
                 f"Error: port {port} on 127.0.0.1 is already in use (setting {setting}): stop the program "
                 f"listening there or choose another port with --{setting} HOST:PORT"
             )
+
+
+def test_the_copies_send_dry_run_writes_are_private(cli: Run, tmp_path: Path) -> None:
+    assert cli("workspace", "add", "acme", "--domain", "acme.test")[0] == 0
+    assert cli("user", "add", "alice@acme.test", "--workspace", "acme", "--password-stdin", stdin="pw\n")[0] == 0
+    path = tmp_path / "hello.eml"
+    path.write_bytes(b"From: alice@acme.test\r\nTo: bob@client.test\r\nSubject: Hi\r\n\r\nhttps://shop.test/\r\n")
+    old = os.umask(0)
+    try:
+        code, _, err = cli("send", str(path), "--from", "alice@acme.test", "--dry-run")
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    [written] = tmp_path.glob("hello.*.eml")
+    assert private(written)

@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from .errors import ConfigError
-from .private_files import make_private, private_dir
+from .private_files import make_private, private_dir, write_private
 
 
 class CredentialBox:
@@ -74,7 +74,5 @@ def load_or_create_key(setting: str, data_dir: Path) -> bytes:
         make_private(path)
         return parse_key(path.read_text())
     key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(base64.urlsafe_b64encode(key).decode())
+    write_private(path, base64.urlsafe_b64encode(key), exclusive=True)
     return key

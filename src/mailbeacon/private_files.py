@@ -1,7 +1,7 @@
 """Everything mailbeacon writes is private to its user: directories 0700, files 0600.
 
-The database (and SQLite's `-wal`, `-shm` and `-journal`), the hit journal, rejected hits and
-the key files hold signing keys, passwords (encrypted) and who read which email. Files are
+The database (and SQLite's `-wal`, `-shm` and `-journal`), the hit journal, rejected hits, the
+key files and the copies `send --dry-run` writes hold signing keys, passwords (encrypted) and who read which email. Files are
 created with an explicit mode; `private_umask()` covers files other code creates (SQLite
 creates `-wal` and `-shm` itself); `make_private` tightens what an older version left readable.
 """
@@ -56,6 +56,13 @@ def open_private(path: Path, flags: int) -> int:
     if st.st_mode & 0o077 and st.st_uid == os.getuid():
         os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o077)
     return fd
+
+
+def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write a whole file, mode 0600 (`exclusive`: it must not exist yet)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    with os.fdopen(open_private(path, flags), "wb") as f:
+        f.write(data)
 
 
 def private_sqlite(database: Path) -> None:

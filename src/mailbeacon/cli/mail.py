@@ -12,6 +12,7 @@ import typer
 from ..addresses import normalise
 from ..config import mask
 from ..errors import InvalidInput, MailbeaconError, UpstreamPermanent, UpstreamTemporary
+from ..private_files import write_private
 from ..runtime import Runtime
 from .admin import user_app
 from .base import app, console, print_json, runtime, warn_public_url
@@ -66,7 +67,7 @@ def send(
         folder = Path(".") if str(message) == "-" else message.parent
         for copy in result.copies:
             path = folder / f"{stem}.{copy.recipient_id}.eml"
-            path.write_bytes(copy.data)
+            write_private(path, copy.data)  # each copy carries its recipient's tracking tokens
             outcome[copy.address] = (0, f"written to {path} (not sent)")
         _record(rt, result.message_id, {"dry_run": True, "delivered": [], "failed": {}})
     else:
