@@ -209,8 +209,9 @@ def test_signing_keys_are_encrypted_at_rest_and_old_clear_keys_are_migrated(tmp_
     rt.close()
     # without the credentials key, the database alone is no use for forging
     (tmp_path / "data" / "credentials.key").unlink()
-    with pytest.raises(ConfigError, match="credentials_key"):
+    with pytest.raises(ConfigError, match="the credentials key is missing"):
         Runtime.open(settings)
+    assert not (tmp_path / "data" / "credentials.key").exists()  # no new key replaces the lost one
     store.close()
 
 

@@ -64,15 +64,23 @@ def parse_key(text: str) -> bytes:
     return key
 
 
-def load_or_create_key(setting: str, data_dir: Path) -> bytes:
-    """The key from the setting, or from `<data_dir>/credentials.key` (created, mode 0600)."""
+def load_or_create_key(setting: str, data_dir: Path, *, create: bool = True) -> bytes:
+    """The key from the setting, or from `<data_dir>/credentials.key` (created, mode 0600,
+    unless `create` is false: then its absence is an error)."""
     if setting:
         return parse_key(setting)
     path = data_dir / "credentials.key"
-    private_dir(data_dir)
     if path.exists():
+        private_dir(data_dir)
         make_private(path)
         return parse_key(path.read_text())
+    if not create:
+        raise ConfigError(
+            f"the credentials key is missing: {path} does not exist and credentials_key is not set, but the "
+            "database holds keys encrypted with it. Set data_dir to the directory that has credentials.key, "
+            "or set credentials_key"
+        )
+    private_dir(data_dir)
     key = os.urandom(32)
     write_private(path, base64.urlsafe_b64encode(key), exclusive=True)
     return key

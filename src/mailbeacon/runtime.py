@@ -88,8 +88,8 @@ class Runtime:
         self.store.close()
 
 
-def credential_box(settings: Settings) -> CredentialBox:
-    return CredentialBox(load_or_create_key(settings.credentials_key, settings.effective_data_dir))
+def credential_box(settings: Settings, *, create: bool = True) -> CredentialBox:
+    return CredentialBox(load_or_create_key(settings.credentials_key, settings.effective_data_dir, create=create))
 
 
 def load_keyring(
@@ -99,8 +99,9 @@ def load_keyring(
     and the credentials box when it was needed.
 
     In the database the keys are encrypted with the credentials key. Keys an older version
-    stored in the clear are encrypted in place here, once. A node keeps a private copy of the
-    keys and falls back to it when the database cannot be reached.
+    stored in the clear are encrypted in place here, once. When the database holds encrypted
+    keys, a missing key file is an error, not a reason to make a new key. A node keeps a private
+    copy of the keys and falls back to it when the database cannot be reached.
     """
     if settings.secret_keys:
         try:
@@ -109,7 +110,7 @@ def load_keyring(
             raise ConfigError(str(exc)) from exc
     try:
         stored = store.signing_keys()
-        box = credential_box(settings)
+        box = credential_box(settings, create=not any(is_sealed(k) for k in stored.values()))
         if not stored:
             store.add_signing_key(box.seal(generate_key()), clock(), kid=1)
             stored = store.signing_keys()
