@@ -86,6 +86,37 @@ def test_a_bounce_quoting_100k_message_ids_is_read_in_linear_time() -> None:
     assert max(view.asked, default=0) <= 2 * MAX_THREAD_IDS
 
 
+REPLY_HEAD = b"From: Bob <bob@example.test>\r\nSubject: Re: Our proposal\r\nIn-Reply-To: " + TRACKED.encode() + b"\r\n"
+BOUNCE_HEAD = (
+    b"From: MAILER-DAEMON@mx.example.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n"
+    b"The following addresses had permanent fatal errors\r\n"
+)
+#: shapes that were quadratic too (found by scanning repeated units over each kind of message):
+#: a tag-stripping regex, a line-start regex whose \s* spanned lines, nested dash runs in the
+#: "original message follows" marker (20,000 dashes: 22 s), and list-based de-duplication
+HOSTILE = {
+    "html of '<' without '>'": REPLY_HEAD + b"Content-Type: text/html\r\n\r\n" + b"<" * 400_000,
+    "html of '<!--'": REPLY_HEAD + b"Content-Type: text/html\r\n\r\n" + b"<!--" * 100_000,
+    "bounce of blank lines": BOUNCE_HEAD + b"\n" * 400_000,
+    "bounce with a line of dashes": BOUNCE_HEAD + b"-" * 400_000,
+    "bounce listing 100k addresses": BOUNCE_HEAD
+    + b"".join(b"<u%d@example.test>: unknown\n" % i for i in range(100_000)),
+    "To of 100k addresses": REPLY_HEAD
+    + b"To: "
+    + b", ".join(b"u%d@x.test" % i for i in range(100_000))
+    + b"\r\n\r\nhi",
+    "From of 100k addresses": b"From: " + b", ".join(b"u%d@x.test" % i for i in range(100_000)) + b"\r\n\r\nhi",
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+def test_hostile_bodies_and_address_lists_are_read_in_linear_time(case: str) -> None:
+    view = CountingView()
+    analyse(HOSTILE[case], view, received_at=RECEIVED)
+    assert max(view.asked, default=0) <= 2 * MAX_THREAD_IDS
+
+
 _id = st.one_of(
     st.builds(lambda n: f"<junk-{n}@attacker.test>", st.integers(0, 50_000)),
     st.just(TRACKED),

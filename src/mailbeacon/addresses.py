@@ -59,12 +59,12 @@ def relation_of(
 
 def header_addresses(values: Iterable[str]) -> list[str]:
     """Normalised addresses from address header values; unparseable entries are skipped."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered, and membership in constant time
     for _, addr in getaddresses([v for v in values if v]):
         n = try_normalise(addr)
-        if n and n not in out:
-            out.append(n)
-    return out
+        if n:
+            out[n] = None
+    return list(out)
 
 
 def display(address: str, name: str = "") -> str:

@@ -18,6 +18,7 @@ from ..addresses import try_normalise
 from ..model import Reason
 from . import markers
 from .parse import (
+    MAX_ADDRESSES,
     MAX_THREAD_IDS,
     Facts,
     clean,
@@ -36,9 +37,12 @@ _SMTP_STATUS = re.compile(r"\b[245]\d\d[\s-]+#?([245]\.\d{1,3}\.\d{1,3})(?![\w]|
 _SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][A-Za-z#<]")
 _ADDR = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _ADDR_LINE = re.compile(r"^\s*<?(" + _ADDR.pattern + r")>?")
-_POSTFIX_LINE = re.compile(r"^\s*<(" + _ADDR.pattern + r")>\s*(?:\(expanded from <[^>]*>\))?\s*(?::|\.\.\.)", re.M)
+#: blanks, not \s: `^\s*` under re.M rescans every following blank line from each line start
+_POSTFIX_LINE = re.compile(
+    r"^[ \t]*<(" + _ADDR.pattern + r")>[ \t]*(?:\(expanded from <[^<>\n]*>\))?[ \t]*(?::|\.\.\.)", re.M
+)
 _BODY_MSGID = re.compile(r"^[ \t>]*Message-I[Dd]\s*:\s*(<[^<>\s]+>)", re.M | re.I)
-_TAGS = re.compile(r"<[^>]*>")
+_TAGS = re.compile(r"<[^<>]*>")  # not [^>]*: a run of '<' without '>' would make it quadratic
 _DELAY_SUBJECT = re.compile(
     r"^\s*(?:warning\b|delayed\b|delivery\s+delayed|mail\s+delivery\s+delayed|"
     r"delivery\s+status\s+notification\s*\(delay\))",
@@ -170,8 +174,8 @@ def _original_ids(msg: Message, own: str) -> list[str]:
 
 
 def _failed_from_text(notice: str) -> list[str]:
-    """Failed addresses listed in the text of a non-standard bounce."""
-    found: list[str] = []
+    """Failed addresses listed in the text of a non-standard bounce (at most `MAX_ADDRESSES`)."""
+    found: dict[str, None] = {}  # ordered, and membership in constant time
     body = notice
     copy = markers.ORIGINAL_COPY_MARKERS.search(body)
     if copy:
@@ -189,14 +193,16 @@ def _failed_from_text(notice: str) -> list[str]:
                     break
                 continue
             addr = try_normalise(m.group(1))
-            if addr and addr not in found:
-                found.append(addr)
+            if addr:
+                found[addr] = None
                 seen_any = True
     for m in _POSTFIX_LINE.finditer(body):
+        if len(found) >= MAX_ADDRESSES:
+            break
         addr = try_normalise(m.group(1))
-        if addr and addr not in found:
-            found.append(addr)
-    return found
+        if addr:
+            found[addr] = None
+    return list(found)[:MAX_ADDRESSES]
 
 
 # -- the kinds ---------------------------------------------------------------------------------

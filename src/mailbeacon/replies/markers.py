@@ -216,10 +216,11 @@ BOUNCE_BODY = re.compile(
 )
 
 #: Lines that introduce the returned copy of the original message in a non-standard bounce.
+#: (the dash runs are bounded: `-+` nested in `(?:-+\s*)?` made a line of dashes quadratic)
 ORIGINAL_COPY_MARKERS = re.compile(
-    r"^(?:-+\s*)?(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message|this\s+is\s+a\s+copy\s+of\s+the\s+message|"
-    r"original\s+message\s+headers|the\s+original\s+message\s+was|-+\s*original\s+message|"
-    r"-+\s*(?:the\s+)?original\s+message\s+(?:follows|headers?))",
+    r"^(?:-{1,80}\s{0,20})?(?:below\s+this\s+line\s+is\s+a\s+copy\s+of\s+the\s+message|this\s+is\s+a\s+copy\s+of\s+the\s+message|"
+    r"original\s+message\s+headers|the\s+original\s+message\s+was|-{1,80}\s{0,20}original\s+message|"
+    r"-{1,80}\s{0,20}(?:the\s+)?original\s+message\s+(?:follows|headers?))",
     re.IGNORECASE | re.MULTILINE,
 )
 

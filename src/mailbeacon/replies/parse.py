@@ -28,6 +28,9 @@ MAX_PARTS = 200
 #: At most this many referenced message ids are considered per message, nearest first (In-Reply-To,
 #: then References from its end): a hostile References field may hold a hundred thousand.
 MAX_THREAD_IDS = 100
+#: At most this many addresses are read from one kind of address field (the proxy relays at most
+#: 1000 recipients per message, so the tracked recipient is among the first 1000).
+MAX_ADDRESSES = 1000
 
 _WS = re.compile(r"\s+")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
@@ -135,17 +138,20 @@ def id_variants(ident: str) -> tuple[str, ...]:
 
 
 def addresses(values: list[str]) -> list[str]:
-    """Normalised addresses from address header values; unparseable entries are skipped."""
-    out: list[str] = []
+    """Normalised addresses from address header values, at most `MAX_ADDRESSES`, in order;
+    unparseable entries are skipped."""
+    out: dict[str, None] = {}  # ordered, and membership in constant time
     try:
         pairs = getaddresses([v for v in values if v])
     except Exception:
         pairs = []
     for _, addr in pairs:
         norm = try_normalise(addr) if addr else None
-        if norm and norm not in out:
-            out.append(norm)
-    return out
+        if norm:
+            out[norm] = None
+            if len(out) >= MAX_ADDRESSES:
+                break
+    return list(out)
 
 
 def parse_date(value: str) -> datetime | None:
