@@ -105,6 +105,13 @@ HOSTILE = {
     + b"To: "
     + b", ".join(b"u%d@x.test" % i for i in range(100_000))
     + b"\r\n\r\nhi",
+    "DSN recipient of 20k ':' (the stdlib address parser recurses)": (
+        b"From: MAILER-DAEMON@mx.test\r\nSubject: Undelivered\r\nContent-Type: multipart/report; "
+        b"report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; x"
+        + b":" * 20_000
+        + b"\r\nAction: failed\r\n\r\n--B--\r\n"
+    ),
     "From of 100k addresses": b"From: " + b", ".join(b"u%d@x.test" % i for i in range(100_000)) + b"\r\n\r\nhi",
 }
 

@@ -12,7 +12,10 @@ from .model import Relation
 
 def normalise(address: str) -> str:
     """Lower-case, trimmed address; raises InvalidInput for anything that is not `local@domain`."""
-    _, addr = parseaddr(address.strip())
+    try:
+        _, addr = parseaddr(address.strip())
+    except RecursionError:  # the stdlib parser recurses once per ':' or '(' (a hostile value)
+        raise InvalidInput(f"'{address[:100]}' is not an email address (expected name@domain)") from None
     addr = addr.strip().strip("<>").strip()
     local, sep, domain = addr.rpartition("@")
     if not sep or not local or not domain or "." not in domain.strip(".") or any(c.isspace() for c in addr):
@@ -60,7 +63,11 @@ def relation_of(
 def header_addresses(values: Iterable[str]) -> list[str]:
     """Normalised addresses from address header values; unparseable entries are skipped."""
     out: dict[str, None] = {}  # ordered, and membership in constant time
-    for _, addr in getaddresses([v for v in values if v]):
+    try:
+        pairs = getaddresses([v for v in values if v])
+    except RecursionError:  # see normalise
+        pairs = []
+    for _, addr in pairs:
         n = try_normalise(addr)
         if n:
             out[n] = None
