@@ -66,12 +66,12 @@ def test_an_old_hash_is_upgraded_on_a_successful_sign_in_only(
     monkeypatch.setattr(passwords, "COST", Cost(2**12, 8, 1))
     assert needs_rehash(old)
     with pytest.raises(AuthError):
-        sign_in(runtime, ALICE, "wrong", "198.51.100.1")
+        sign_in(runtime, ALICE, "wrong", "198.51.100.1", surface="SMTP")
     assert runtime.store.user(user.id).password_hash == old
-    sign_in(runtime, ALICE, PASSWORD, "198.51.100.1")
+    sign_in(runtime, ALICE, PASSWORD, "198.51.100.1", surface="SMTP")
     new = runtime.store.user(user.id).password_hash
     assert new.startswith("scrypt$4096$8$1$") and not needs_rehash(new)
-    assert sign_in(runtime, ALICE, PASSWORD, "198.51.100.1").id == user.id  # and it still works
+    assert sign_in(runtime, ALICE, PASSWORD, "198.51.100.1", surface="SMTP").id == user.id  # and it still works
 
 
 def test_unknown_address_costs_the_same_and_a_throttled_attempt_costs_nothing(
@@ -81,16 +81,16 @@ def test_unknown_address_costs_the_same_and_a_throttled_attempt_costs_nothing(
     passwords.dummy_hash()  # made once, up front
     scrypts.clear()
     with pytest.raises(AuthError):
-        sign_in(runtime, "nobody@acme.test", "x", "198.51.100.1")
+        sign_in(runtime, "nobody@acme.test", "x", "198.51.100.1", surface="SMTP")
     with pytest.raises(AuthError):
-        sign_in(runtime, ALICE, "wrong", "198.51.100.1")
+        sign_in(runtime, ALICE, "wrong", "198.51.100.1", surface="SMTP")
     assert scrypts == [passwords.COST.n, passwords.COST.n]
     for _ in range(PER_ADDRESS.limit - 1):
         with pytest.raises(AuthError):
-            sign_in(runtime, ALICE, "wrong", "198.51.100.2")
+            sign_in(runtime, ALICE, "wrong", "198.51.100.2", surface="SMTP")
     scrypts.clear()
     with pytest.raises(Throttled) as refused:
-        sign_in(runtime, ALICE, PASSWORD, "198.51.100.3")
+        sign_in(runtime, ALICE, PASSWORD, "198.51.100.3", surface="SMTP")
     assert scrypts == []
     assert refused.value.retry_after == PER_ADDRESS.window
     assert str(refused.value) == "too many failed sign-ins; try again in 15 minutes"

@@ -237,9 +237,9 @@ def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
             setting = "smtp" if "--smtp" in args else "http"
             assert r.returncode == 2, r.stderr
             assert "Traceback" not in r.stderr + r.stdout
-            assert r.stderr.strip() == (
+            assert r.stderr.strip().splitlines()[-1] == (  # other lines: notes about the new database
                 f"Error: port {port} on 127.0.0.1 is already in use (setting {setting}): stop the program "
-                f"listening there or choose another port with --{setting} HOST:PORT"
+                f"listening there or choose another port with --{setting} HOST:PORT."
             )
 
 

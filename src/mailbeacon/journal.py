@@ -301,7 +301,7 @@ def read_segment(path: Path) -> SegmentContents:
 def set_aside_torn(directory: Path, run_id: str, segment: Path, torn: list[tuple[int, bytes]]) -> Path:
     """Append torn records to `torn-<run>.jsonl` (segment, offset, bytes as latin-1) for a person to see."""
     path = directory / f"torn-{run_id}.jsonl"
-    with open(path, "ab") as f:
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as f:
         for offset, raw in torn:
             record = {"segment": segment.name, "offset": offset, "bytes": raw.decode("latin-1")}
             f.write(_encoder.encode(record).encode("ascii") + b"\n")

@@ -19,11 +19,12 @@ Links never change once recorded, so the book is read before the database. It ho
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+
+from ..private_files import private_sqlite
 
 log = logging.getLogger("mailbeacon.store")
 
@@ -45,9 +46,7 @@ class LinkBook:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             path = self.path
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():  # created private; SQLite gives its -wal and -shm files the same mode
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            private_sqlite(path)  # created private; SQLite gives its -wal and -shm files the same mode
             db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
