@@ -237,10 +237,12 @@ def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
             setting = "smtp" if "--smtp" in args else "http"
             assert r.returncode == 2, r.stderr
             assert "Traceback" not in r.stderr + r.stdout
-            assert r.stderr.strip().splitlines()[-1] == (  # other lines: notes about the new database
+            assert r.stderr.strip() == (
                 f"Error: port {port} on 127.0.0.1 is already in use (setting {setting}): stop the program "
                 f"listening there or choose another port with --{setting} HOST:PORT."
             )
+            assert r.stdout == ""  # checked first: no database made, no welcome (shown once) lost
+            assert not (tmp_path / "p.db").exists()
 
 
 def test_the_copies_send_dry_run_writes_are_private(cli: Run, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import split_hostport
+from .config import Settings, split_hostport
 from .errors import ConfigError, MailbeaconError
 from .imap import start_watchers
 from .intake import Intake
@@ -59,10 +59,7 @@ class Service:
         gc.set_threshold(50_000, 20, 20)
         rt = self.runtime
         s = rt.settings
-        if self.with_http:
-            ensure_free(s.http, "http")
-        if self.with_smtp and s.smtp not in ("", "off"):
-            ensure_free(s.smtp, "smtp")
+        ensure_ports(s, http=self.with_http, smtp=self.with_smtp)
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         self.intake = Intake(
@@ -129,6 +126,14 @@ class Service:
         finally:
             log.info("stopping: finishing requests and storing every hit received")
             await self.stop()
+
+
+def ensure_ports(settings: Settings, *, http: bool = True, smtp: bool = True) -> None:
+    """`ConfigError` (one sentence) when the HTTP or SMTP port cannot be listened on."""
+    if http:
+        ensure_free(settings.http, "http")
+    if smtp and settings.smtp not in ("", "off"):
+        ensure_free(settings.smtp, "smtp")
 
 
 def ensure_free(hostport: str, setting: str) -> None:

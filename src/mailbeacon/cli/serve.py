@@ -16,9 +16,9 @@ from ..errors import StoreUnavailable
 from ..passwords import hash_password, new_api_token, new_password
 from ..reachability import public_url_warning
 from ..runtime import Runtime
-from ..service import Service
+from ..service import Service, ensure_ports
 from ..store.migrate import head
-from .base import app, console, err, print_json, program, runtime, settings
+from .base import app, console, err, invocation, print_json, program, runtime, settings
 from .output import line
 
 log = logging.getLogger("mailbeacon")
@@ -100,7 +100,9 @@ def serve(
     """Run everything: tracking endpoints, API, SMTP proxy, mailbox watchers, pipeline."""
     flags = {"http": http, "smtp": smtp, "public_url": public_url, "upstream_smtp": upstream_smtp}
     flags["http_server"] = http_server
-    rt = runtime(ctx, {k: v for k, v in flags.items() if v is not None}, node=True)
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    ensure_ports(invocation(ctx).settings(**overrides))  # before a database is made or the welcome shown
+    rt = runtime(ctx, overrides, node=True)
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if rt.settings.log_level != "debug":  # aiosmtpd logs every SMTP command at INFO
         logging.getLogger("mail.log").setLevel(logging.WARNING)
