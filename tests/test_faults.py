@@ -49,6 +49,9 @@ NEWSLETTER = (
 #: how long the database stays away under load (the issue's 30 s: the writer's backoff reaches
 #: its 5 s cap, the connection pool is emptied and refilled; longer outages take the same path)
 OUTAGE_SECONDS = 30.0
+#: the credentials key every node of a deployment shares: the signing keys in the database are
+#: encrypted with it (docs/security.md)
+CREDENTIALS_KEY = "q0Rz1vWm3qCzX2Xb4S9cQ5l4y7n0p3e6t1u8w2r5a9E"
 
 
 @pytest.fixture
@@ -109,7 +112,7 @@ def _listening(port: int) -> bool:
 
 
 def _accounts(url: str, tmp_path: Path) -> Runtime:
-    rt = Runtime.open(make_settings(tmp_path / "setup", url))
+    rt = Runtime.open(make_settings(tmp_path / "setup", url, credentials_key=CREDENTIALS_KEY))
     if rt.store.is_empty():
         seed_account(rt)
     return rt
@@ -144,8 +147,9 @@ def test_every_link_redirects_with_the_database_down_after_restarts_on_every_nod
         ready="/o/x.gif",
         smtp=f"127.0.0.1:{smtp_port}",
         upstream_smtp=f"smtp://127.0.0.1:{sink[1]}",
+        credentials_key=CREDENTIALS_KEY,
     )
-    b = ServeProcess(tmp_path / "b", db, "granian", ready="/o/x.gif")
+    b = ServeProcess(tmp_path / "b", db, "granian", ready="/o/x.gif", credentials_key=CREDENTIALS_KEY)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     _start(a, smtp_port)
@@ -203,6 +207,7 @@ def test_postgres_cut_under_load_pixels_and_clicks_answer_smtp_defers_nothing_lo
         ready="/o/x.gif",
         smtp=f"127.0.0.1:{smtp_port}",
         upstream_smtp=f"smtp://127.0.0.1:{sink[1]}",
+        credentials_key=CREDENTIALS_KEY,
     )
     _start(node, smtp_port)
     assert _send(smtp_port, 0) == 250
@@ -283,6 +288,7 @@ def test_kill_9_under_mixed_load_round_after_round(tmp_path: Path, sqlite_url: s
         "granian",
         smtp=f"127.0.0.1:{smtp_port}",
         upstream_smtp=f"smtp://127.0.0.1:{sink[1]}",
+        credentials_key=CREDENTIALS_KEY,
     )
     _start(node, smtp_port)
     assert _send(smtp_port, 0) == 250

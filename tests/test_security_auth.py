@@ -15,7 +15,7 @@ from conftest import FakeClock
 from mailbeacon import passwords
 from mailbeacon.errors import AuthError, Throttled
 from mailbeacon.model import Hit, HitKind
-from mailbeacon.passwords import OWASP_COST, Cost, check_password, needs_rehash
+from mailbeacon.passwords import OWASP_COST, Cost, check_password, hash_password, needs_rehash
 from mailbeacon.runtime import Runtime
 from mailbeacon.signin import sign_in
 from mailbeacon.throttle import PER_ADDRESS, PER_CLIENT, Rule, SignInThrottle
@@ -142,3 +142,25 @@ def test_a_hit_is_stored_only_for_a_recipient_of_its_message(any_runtime: Runtim
         ]
     )
     assert [h.uid for h in (sv.hit for sv in rt.store.hits_with_verdicts())] == ["ok"]
+
+
+def test_a_verified_password_costs_one_scrypt_per_ttl_not_one_per_request(
+    runtime: Runtime, scrypts: list[int], clock: FakeClock
+) -> None:
+    user = seed_account(runtime)
+    scrypts.clear()
+    for _ in range(5):
+        assert sign_in(runtime, ALICE, PASSWORD, "198.51.100.1", surface="API").id == user.id
+    assert len(scrypts) == 1  # the first verifies; the next four are remembered
+    with pytest.raises(AuthError):
+        sign_in(runtime, ALICE, "wrong", "198.51.100.1", surface="API")
+    assert len(scrypts) == 2  # a wrong password is never remembered
+    clock.advance(runtime.recent_sign_ins.ttl)
+    sign_in(runtime, ALICE, PASSWORD, "198.51.100.1", surface="API")
+    assert len(scrypts) == 3  # remembered for ttl only
+    runtime.store.update_user(user.id, password_hash=hash_password("new password"))
+    scrypts.clear()
+    with pytest.raises(AuthError):
+        sign_in(runtime, ALICE, PASSWORD, "198.51.100.1", surface="API")  # the old one, just remembered
+    assert sign_in(runtime, ALICE, "new password", "198.51.100.1", surface="API").id == user.id
+    assert len(scrypts) == 2  # the refused old password, the new one: nothing remembered across hashes

@@ -5,6 +5,12 @@ and about 0.3 s of one core per hash). Hashes made with a lower cost still verif
 `needs_rehash` tells the sign-in code to replace them with the current cost after a
 successful sign-in. At most `PARALLEL` hashes run at once, so a burst of sign-in attempts
 cannot take the memory of the machine (128 MiB each).
+
+`RecentSignIns` remembers successful (stored hash, password) pairs for a few minutes, so that a
+script signing every request with HTTP Basic, or a mail client authenticating per message,
+costs one scrypt per `ttl` instead of one per request (Dovecot's auth cache does the same).
+Only successes are remembered, as keyed digests (HMAC with a key that exists only in this
+process's memory); a wrong password always costs a full scrypt.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 
@@ -95,6 +102,37 @@ def dummy_hash() -> str:
     if found is None:
         found = _dummy[COST] = hash_password(secrets.token_urlsafe(16))
     return found
+
+
+class RecentSignIns:
+    def __init__(self, ttl: float = 600.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._key = secrets.token_bytes(32)
+        self._seen: OrderedDict[bytes, float] = OrderedDict()  # digest -> when it was verified
+        self._lock = threading.Lock()
+
+    def _digest(self, stored: str, password: str) -> bytes:
+        data = stored.encode() + b"\0" + password.encode("utf-8", "surrogatepass")
+        return hmac.digest(self._key, data, hashlib.sha256)
+
+    def check(self, stored: str, password: str, now: float) -> bool:
+        """This password was verified against this very hash less than `ttl` seconds ago."""
+        key = self._digest(stored, password)
+        with self._lock:
+            when = self._seen.get(key)
+            if when is None or not 0 <= now - when < self.ttl:
+                self._seen.pop(key, None)
+                return False
+            return True
+
+    def add(self, stored: str, password: str, now: float) -> None:
+        key = self._digest(stored, password)
+        with self._lock:
+            self._seen.pop(key, None)
+            self._seen[key] = now
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
 
 
 def new_api_token() -> str:

@@ -23,6 +23,7 @@ from .config import Settings
 from .credentials import CredentialBox, is_sealed, load_or_create_key
 from .errors import ConfigError, StoreUnavailable
 from .model import Clock, system_clock
+from .passwords import RecentSignIns
 from .private_files import open_private, private_dir
 from .store import Store, open_store
 from .throttle import SignInThrottle
@@ -75,6 +76,11 @@ class Runtime:
     def sign_ins(self) -> SignInThrottle:
         """Failed sign-ins (SMTP AUTH and HTTP Basic share them)."""
         return SignInThrottle(self.clock)
+
+    @cached_property
+    def recent_sign_ins(self) -> RecentSignIns:
+        """Passwords verified in the last minutes (one scrypt per client per ttl, not per request)."""
+        return RecentSignIns()
 
     def add_signing_key(self) -> int:
         """A new signing key, stored encrypted; it signs new tokens from the next start."""

@@ -2,7 +2,9 @@
 
 Throttled per address and per client (see throttle.py): a refused attempt costs no scrypt. An
 unknown address costs the same work as a wrong password. After a successful sign-in, a hash
-made with an older, lower cost is replaced by one at the current cost. Runs in a worker thread.
+made with an older, lower cost is replaced by one at the current cost, and the success is
+remembered for a few minutes (`passwords.RecentSignIns`: no scrypt for the same password again).
+Runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -42,14 +44,23 @@ def sign_in(runtime: Runtime, login: str, password: str, client: str, *, surface
         why = "no user with that login" if normalised else "the login is not an email address"
         log.info("%s sign-in failed: %s", surface, why)
         raise AuthError("wrong email or password")
+    recent = runtime.recent_sign_ins
+    now = runtime.clock().timestamp()
+    if recent.check(user.password_hash, password, now):
+        throttle.succeeded(address)
+        return user
     if not check_password(password, user.password_hash):
         throttle.failed(address, client)
         log.info("%s sign-in failed: wrong password for user %s", surface, user.id)
         raise AuthError("wrong email or password")
     throttle.succeeded(address)
-    if needs_rehash(user.password_hash):
+    stored = user.password_hash
+    if needs_rehash(stored):
         try:
-            runtime.store.update_user(user.id, password_hash=hash_password(password))
+            stored = hash_password(password)
+            runtime.store.update_user(user.id, password_hash=stored)
         except StoreUnavailable:
-            log.warning("could not upgrade the password hash of %s (database unavailable)", user.email)
+            stored = user.password_hash
+            log.warning("could not upgrade the password hash of user %s (database unavailable)", user.id)
+    recent.add(stored, password, now)
     return user
