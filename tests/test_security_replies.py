@@ -93,7 +93,8 @@ BOUNCE_HEAD = (
 )
 #: shapes that were quadratic too (found by scanning repeated units over each kind of message):
 #: a tag-stripping regex, a line-start regex whose \s* spanned lines, nested dash runs in the
-#: "original message follows" marker (20,000 dashes: 22 s), and list-based de-duplication
+#: "original message follows" marker (20,000 dashes: 22 s), a bare-id regex rescanning one long
+#: word from every position (an MDN's Original-Message-ID), and list-based de-duplication
 HOSTILE = {
     "html of '<' without '>'": REPLY_HEAD + b"Content-Type: text/html\r\n\r\n" + b"<" * 400_000,
     "html of '<!--'": REPLY_HEAD + b"Content-Type: text/html\r\n\r\n" + b"<!--" * 100_000,
@@ -111,6 +112,13 @@ HOSTILE = {
         b"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; x"
         + b":" * 20_000
         + b"\r\nAction: failed\r\n\r\n--B--\r\n"
+    ),
+    "MDN Original-Message-ID of one 400k-character word": (
+        b"From: Bob <bob@example.test>\r\nSubject: Read: x\r\nContent-Type: multipart/report; "
+        b"report-type=disposition-notification; boundary=B\r\n\r\n--B\r\n"
+        b"Content-Type: message/disposition-notification\r\n\r\nOriginal-Message-ID: "
+        + b"[" * 400_000
+        + b"\r\n--B--\r\n"
     ),
     "From of 100k addresses": b"From: " + b", ".join(b"u%d@x.test" % i for i in range(100_000)) + b"\r\n\r\nhi",
 }

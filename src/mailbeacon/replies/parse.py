@@ -34,7 +34,7 @@ MAX_ADDRESSES = 1000
 
 _WS = re.compile(r"\s+")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
-_BARE_ID = re.compile(r"[^\s<>,;\"()]+@[^\s<>,;\"()]+")
+_ID_SEPARATORS = re.compile(r"[\s<>,;\"()]+")
 
 
 def parse_message(raw: bytes | str) -> Message:
@@ -121,8 +121,8 @@ def msg_ids(value: str) -> list[str]:
     if not value or not value.strip():
         return []
     found = _ANGLE_ID.findall(value)
-    if not found:
-        found = _BARE_ID.findall(value)
+    if not found:  # bare ids: the separated words with an @ inside (a regex would rescan long words)
+        found = [w for w in _ID_SEPARATORS.split(value) if "@" in w[1:-1]]
     for item in found:
         ident = _WS.sub("", item).strip().strip("\"'")
         if not ident or len(ident) > 900 or "<" in ident or ">" in ident:
