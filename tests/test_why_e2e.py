@@ -352,7 +352,8 @@ async def test_junk_through_the_proxy_is_relayed_and_explained(
 ) -> None:
     p, rt = proxy
     path = tmp_path / "junk.eml"
-    path.write_bytes(b"\x00\x01\x02 binary junk written by a broken script\r\n")
+    # a From: of the user's: the proxy refuses mail without exactly one (docs/security.md)
+    path.write_bytes(b"From: alice@acme.test\r\n\x00\x01\x02 binary junk written by a broken script\r\n")
     rc, out = await swaks(p.port, "--from", "alice@acme.test", "--to", "bob@client.example", "--data", f"@{path}")
     assert rc == 0, out
     [delivered] = sink[0].received
