@@ -287,6 +287,42 @@ def test_the_route_list_is_the_apps_own() -> None:
     assert len(paths) == len({r.path for r in ROUTES}) + len(TRACKING_ROUTES)
 
 
+KNOWN_BAD_BODIES = [
+    b"[" * 50_000,
+    b'{"ts": 1e999, "device": "dv_x", "sig": "x", "token": "x"}',
+    b'{"ts": -1e999, "device": "dv_x"}',
+    b'{"ts": NaN, "device": "dv_x"}',
+    b'{"ts": 1e18, "device": "dv_x"}',
+    b'{"ts": "\\u0661", "device": "dv_x"}',
+    b'{"ts": [1], "device": "dv_x", "last_acted": 1e999}',
+    b'{"ts": 1, "device": "dv_x", "sig": "\\u00e9\\udcff", "code": "\\u00e9", "sites": [[[]]]}',
+    b'{"code": 1e999, "kind": {"a": 1}, "name": [1], "token": 12}',
+    b"\xff\xfe\x00",
+]
+KNOWN_BAD_AUTH = [
+    b"Basic \xc3\xa9",
+    b"Basic " + base64.b64encode(b"\xff:\xfe"),
+    b"Bearer \xff",
+    b"Basic " + b"A" * 10_000,
+]
+KNOWN_BAD_PARAMS = ["99999999999999999999999999", "-1", "\u0661", "%00", "9" * 5000, "x" * 2000]
+
+
+def test_known_bad_inputs_on_every_route_are_not_500(fuzz: Fuzz) -> None:
+    """Every route x every method x each input the probe (or review) found answered 500 once."""
+    for path, methods in all_routes():
+        for method in (*methods, "POST"):
+            for param in KNOWN_BAD_PARAMS:
+                url = _PARAM.sub(lambda _m, p=param: p, path)  # type: ignore[misc]
+                for auth in (None, *KNOWN_BAD_AUTH, basic(ALICE)["Authorization"].encode()):
+                    headers = {"authorization": auth} if auth else {}
+                    for body in KNOWN_BAD_BODIES if method == "POST" else [b""]:
+                        r = fuzz.request(method, url, headers=headers, params={"limit": "-1"}, content=body)
+                        assert r.status_code < 500 or r.status_code == 503, (method, url, auth, body[:60], r.text[:200])
+                if "{" not in path:
+                    break  # no path parameter: one pass is enough
+
+
 @pytest.mark.timeout(280)
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())

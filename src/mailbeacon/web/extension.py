@@ -27,7 +27,7 @@ from ..errors import AuthError, InvalidInput, NotFound
 from ..model import Device
 from ..runtime import Runtime
 from ..tokens import InvalidToken
-from .api import CORS, _json
+from .api import CORS, _json, _unix_time
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -100,10 +100,7 @@ async def _signed_device(request: Request, data: dict[str, Any], signed: str) ->
     """The non-revoked device whose signature over `signed` checks out; AuthError otherwise."""
     rt = _rt(request)
     device_id = str(data.get("device", ""))
-    try:
-        ts = int(data.get("ts", 0))
-    except (TypeError, ValueError):
-        raise InvalidInput("ts must be a Unix time in seconds") from None
+    ts = _unix_time(data.get("ts", 0))  # 1e999, NaN, true: a 400, not an OverflowError
     if not DEVICE_ID.fullmatch(device_id):
         raise AuthError("device is not a paired device id")
     if not verify_beacon(rt.keyring, device_id, signed, ts, str(data.get("sig", "")), rt.clock()):
