@@ -33,6 +33,8 @@ PURE = (
     "replies",
     "reachability",
     "diagnose",
+    "from_field",
+    "throttle",
 )
 PURE_MAY_IMPORT = {"model", "errors", *PURE}
 

@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FakeClock
+from conftest import FakeClock, wait_stored
 from mailbeacon.devices import sign_beacon
 from mailbeacon.intake import Intake
 from mailbeacon.model import HitKind
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.throttle import PER_ADDRESS
 from mailbeacon.web.app import ROUTES, create_app
@@ -44,7 +45,7 @@ class Api:
         self.rt, self.intake, self.client, self.seeded = rt, intake, client, seeded
 
     async def hits(self) -> list[Any]:
-        assert await asyncio.to_thread(self.intake.flush_now)
+        assert await asyncio.to_thread(wait_stored, self.intake)
         return [sv.hit for sv in self.rt.store.hits_with_verdicts()]
 
     async def pair(self) -> dict[str, Any]:
@@ -59,7 +60,7 @@ class Api:
 async def api(runtime: Runtime, tmp_path: Path) -> AsyncIterator[Api]:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake), client=("192.0.2.1", 1234))
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime)), client=("192.0.2.1", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
         yield Api(runtime, intake, client, seed_message(runtime))
     await intake.stop()
@@ -70,7 +71,7 @@ async def api(runtime: Runtime, tmp_path: Path) -> AsyncIterator[Api]:
 
 async def test_non_ascii_basic_credentials_are_a_401(api: Api) -> None:
     for value in (b"Basic \xc3\xa9t\xc3\xa9", b"Basic " + base64.b64encode(b"\xff\xfe:\xff"), b"Basic !!!"):
-        r = await api.client.get("/api/v1/messages", headers={"Authorization": value})
+        r = await api.client.get("/api/v1/messages", headers={b"authorization": value})
         assert r.status_code == 401, (value, r.text)
         assert "malformed Basic credentials" in r.json()["error"]
 
@@ -123,7 +124,7 @@ async def test_limit_below_one_is_refused_and_above_the_cap_is_capped(api: Api) 
 
 async def test_a_device_cookie_with_unicode_digits_is_not_a_500(api: Api) -> None:
     token = open_token(api.rt, api.seeded, BOB)
-    cookie = {"cookie": "mb_device=dv_x.\u00b2.AAAA".encode("latin-1")}  # '²'.isdigit() is True
+    cookie = {b"cookie": "mb_device=dv_x.\u00b2.AAAA".encode("latin-1")}  # '²'.isdigit() is True
     r = await api.client.post("/api/v1/self-view", json={"token": token}, headers=cookie)
     assert r.status_code == 401
     r = await api.client.get(f"/o/{token}", headers=cookie)
@@ -261,7 +262,7 @@ class Fuzz:
         self.loop = asyncio.new_event_loop()
         self.intake = Intake(rt.store, tmp_path / "journal", interval=0.01)
         self.intake.start(self.loop)
-        transport = httpx.ASGITransport(app=create_app(rt, self.intake), client=("192.0.2.7", 999))
+        transport = httpx.ASGITransport(app=create_app(rt, self.intake, Pipeline(rt)), client=("192.0.2.7", 999))
         self.client = httpx.AsyncClient(transport=transport, base_url="http://t.example.test")
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

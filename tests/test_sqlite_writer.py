@@ -28,7 +28,8 @@ ROUNDS = 60
 def _runtime(tmp_path: Path, url: str, clock: FakeClock) -> Runtime:
     store = Store(make_engine(url, busy_timeout_ms=0))
     settings = make_settings(tmp_path, url)
-    return Runtime(settings, store, load_keyring(settings, store, clock), clock)
+    keyring, _box = load_keyring(settings, store, clock)
+    return Runtime(settings, store, keyring, clock)
 
 
 async def test_every_writer_at_once_never_waits_on_a_lock(sqlite_url: str, tmp_path: Path, clock: FakeClock) -> None:

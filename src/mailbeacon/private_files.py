@@ -44,7 +44,7 @@ def private_dir(path: Path) -> Path:
     """`path` as a directory only its user can enter (created 0700 with missing parents)."""
     if not path.exists():
         with private_umask():
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     make_private(path)
     return path
 

@@ -80,6 +80,7 @@ MAX_HEADERS = 4096
 MAX_UA = 1024
 #: the raw ASGI routes of this module (path pattern, methods), for documentation and tests
 TRACKING_ROUTES = (("/o/{token}", ("GET", "HEAD")), ("/c/{token}", ("GET", "HEAD")))
+_PIXEL_PREFIX, _CLICK_PREFIX = (path.partition("{")[0] for path, _ in TRACKING_ROUTES)
 DEVICE_COOKIE = "mb_device"
 DEVICE_COOKIE_PURPOSE = "device-cookie"
 
@@ -144,10 +145,10 @@ class TrackingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith("/o/"):
+            if path.startswith(_PIXEL_PREFIX):
                 await self.pixel(scope, path[3:], send)
                 return
-            if path.startswith("/c/"):
+            if path.startswith(_CLICK_PREFIX):
                 await self.click(scope, path[3:], send)
                 return
         await self.fallback(scope, receive, send)
