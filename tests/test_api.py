@@ -81,7 +81,7 @@ async def test_pairing_needs_the_users_credentials(api: Api, caplog: pytest.LogC
     assert "www-authenticate" in r.headers
     assert (await api.client.post("/api/v1/devices", json={})).status_code == 401
     bad = await api.client.post("/api/v1/devices", json={"kind": "toaster"}, headers=basic("alice@acme.test"))
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
 
 
 async def test_pairing_sets_the_device_cookie_and_lists_and_revokes(api: Api) -> None:
@@ -165,10 +165,10 @@ async def test_messages_and_their_numbers(api: Api) -> None:
     assert (await api.client.get("/api/v1/messages")).status_code == 401
     assert (await api.client.get("/api/v1/messages", headers={"Authorization": "Bearer nope"})).status_code == 401
     listed = (await api.client.get("/api/v1/messages", headers=auth)).json()
-    assert [m["id"] for m in listed] == [api.seeded.message.id]
+    assert [m["id"] for m in listed["items"]] == [api.seeded.message.id] and listed["next_cursor"] is None
     one = (await api.client.get(f"/api/v1/messages/{api.seeded.message.id}", headers=auth)).json()
-    (rcpt,) = one["recipients"]
-    assert rcpt["address"] == BOB and rcpt["opens"] == 0 and rcpt["hits"]["human"] == 0
+    (rcpt,) = one["recipient_numbers"]
+    assert rcpt["address"] == BOB and rcpt["opens"] == 0 and one["numbers"]["machine"]["opens_machine"] == 0
     assert (await api.client.get(f"/api/v1/messages/{api.seeded.message.id}/hits", headers=auth)).json() == []
     assert (await api.client.get("/api/v1/messages/99999", headers=auth)).status_code == 404
     other = api.rt.store.create_user(api.seeded.workspace.id, "dave@acme.test", hash_password(PASSWORD), api.rt.clock())

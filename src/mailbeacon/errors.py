@@ -8,6 +8,7 @@
     │   └── TooLarge           ... or larger than its limit
     ├── AuthError              credentials or signatures do not check out
     │   └── Throttled          too many failed sign-ins: wait before trying again
+    ├── Forbidden              the caller is known but their role does not allow this
     ├── StoreUnavailable       the database cannot be reached (retry later)
     └── UpstreamError          the upstream SMTP or IMAP server failed
         ├── UpstreamTemporary  4xx / unreachable: try again later
@@ -58,6 +59,10 @@ class Throttled(AuthError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Forbidden(MailbeaconError):
+    """The caller is authenticated, but their role does not allow this (a member, not an admin)."""
 
 
 class StoreUnavailable(MailbeaconError):

@@ -201,16 +201,36 @@ class Workspace:
     settings: Mapping[str, object]
 
 
+ROLE_ADMIN = "admin"
+ROLE_MEMBER = "member"
+ROLES = (ROLE_ADMIN, ROLE_MEMBER)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
     workspace_id: int
     email: str
     addresses: tuple[str, ...]
-    is_admin: bool
+    role: str  # ROLE_ADMIN (the workspace's messages, members, settings) | ROLE_MEMBER (their own)
     settings: Mapping[str, object]
     password_hash: str = ""
     upstream_smtp: str | None = None  # encrypted
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A user's API key as listed: the key itself is shown once, at creation, and stored hashed."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,8 +221,31 @@ def token_add(
     rt = runtime(ctx)
     user = rt.store.user(normalise(email))
     token = new_api_token()
-    rt.store.add_api_token(user.id, token, name, rt.clock())
-    console.print(f"API token for {user.email} (shown once): {token}", highlight=False)
+    key = rt.store.add_api_token(user.id, token, name, rt.clock())
+    console.print(f"API token {key.id} for {user.email} (shown once): {token}", highlight=False)
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, email: str) -> None:
+    """List a user's API tokens (names and times; the tokens themselves are stored hashed)."""
+    rt = runtime(ctx)
+    user = rt.store.user(normalise(email))
+    now = rt.clock()
+    print_rows(
+        console,
+        ["id", "name", "created", "last used"],
+        [[str(k.id), k.name, when(k.created_at, now), when(k.last_used_at, now)] for k in rt.store.api_tokens(user.id)],
+        fold=("name",),
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, email: str, token_id: int) -> None:
+    """Revoke one of a user's API tokens (by the id `token list` shows); refused from the next request."""
+    rt = runtime(ctx)
+    user = rt.store.user(normalise(email))
+    rt.store.revoke_api_token(user.id, token_id)
+    console.print(f"API token {token_id} of {user.email} revoked.")
 
 
 @device_app.command("add")

@@ -26,6 +26,7 @@ from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import current, upgrade
 from .replies import RepliesStore
+from .scoped import DayStats, MessageFilter, MessagePage, WorkspaceView
 
 #: how a recipient's counters are computed from its stored hits and replies (see `rebuild_counters`)
 Recount = Callable[[Sequence[StoredVerdict], Sequence[Reply]], Counts]
@@ -86,6 +87,10 @@ class Store(
             self._apply_deltas(c, deltas)
         return new
 
+    def scoped(self, workspace_id: int, user_id: int, *, whole_workspace: bool) -> WorkspaceView:
+        """The store as one principal sees it (see scoped.py)."""
+        return WorkspaceView(self, workspace_id, user_id, whole_workspace=whole_workspace)
+
     def revision(self) -> str | None:
         """The schema revision of the database; None for a database mailbeacon has not set up yet."""
         with self.reachable():
@@ -121,10 +126,14 @@ __all__ = [
     "STATE_NEW",
     "STATE_PROVISIONAL",
     "STATE_SETTLED",
+    "DayStats",
     "LinkBook",
+    "MessageFilter",
+    "MessagePage",
     "NewRecipient",
     "Recount",
     "Store",
     "StoredVerdict",
+    "WorkspaceView",
     "open_store",
 ]

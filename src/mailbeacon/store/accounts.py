@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 
 from ..errors import Conflict, NotFound
-from ..model import Device, User, Workspace
+from ..model import ROLE_ADMIN, ROLE_MEMBER, ApiKey, Device, User, Workspace
 from ..passwords import token_hash
 from . import schema as t
 from .base import StoreBase
@@ -128,15 +128,17 @@ class AccountsStore(StoreBase):
     def create_user(
         self, workspace_id: int, email: str, password_hash: str, now: datetime, *, is_admin: bool = False
     ) -> User:
+        """A new user; the first user of a workspace is its admin."""
         with self.tx() as c:
             if c.execute(select(t.user_addresses.c.id).where(t.user_addresses.c.address == email)).first():
                 raise Conflict(f"the address {email} belongs to a user already")
+            first = not c.execute(select(t.users.c.id).where(t.users.c.workspace_id == workspace_id).limit(1)).first()
             uid = c.execute(
                 insert(t.users).values(
                     workspace_id=workspace_id,
                     email=email,
                     password_hash=password_hash,
-                    is_admin=is_admin,
+                    role=ROLE_ADMIN if is_admin or first else ROLE_MEMBER,
                     settings={},
                     created_at=now,
                 )
@@ -163,7 +165,7 @@ class AccountsStore(StoreBase):
             workspace_id=row.workspace_id,
             email=row.email,
             addresses=addrs,
-            is_admin=row.is_admin,
+            role=row.role,
             settings=dict(row.settings or {}),
             password_hash=row.password_hash,
             upstream_smtp=row.upstream_smtp,
@@ -198,8 +200,11 @@ class AccountsStore(StoreBase):
         password_hash: str | None = None,
         settings: Mapping[str, Any] | None = None,
         upstream_smtp: str | None = None,
+        role: str | None = None,
     ) -> None:
         values: dict[str, Any] = {}
+        if role is not None:
+            values["role"] = role
         if password_hash is not None:
             values["password_hash"] = password_hash
         if settings is not None:
@@ -212,11 +217,29 @@ class AccountsStore(StoreBase):
 
     # -- API tokens ---------------------------------------------------------------------------
 
-    def add_api_token(self, user_id: int, token: str, name: str, now: datetime) -> None:
+    def add_api_token(self, user_id: int, token: str, name: str, now: datetime) -> ApiKey:
         with self.tx() as c:
-            c.execute(
+            kid = c.execute(
                 insert(t.api_tokens).values(user_id=user_id, token_hash=token_hash(token), name=name, created_at=now)
-            )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        return ApiKey(id=int(kid), user_id=user_id, name=name, created_at=now)
+
+    def api_tokens(self, user_id: int) -> list[ApiKey]:
+        q = select(t.api_tokens).where(t.api_tokens.c.user_id == user_id).order_by(t.api_tokens.c.id)
+        with self.read() as c:
+            return [
+                ApiKey(id=r.id, user_id=r.user_id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at)
+                for r in c.execute(q)
+            ]
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> None:
+        """Delete the key: the next request with it is refused."""
+        with self.tx() as c:
+            n = c.execute(
+                delete(t.api_tokens).where(t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id)
+            ).rowcount
+        if not n:
+            raise NotFound(f"no API key {token_id}")
 
     def user_for_api_token(self, token: str, now: datetime) -> User | None:
         h = token_hash(token)

@@ -97,7 +97,7 @@ users = Table(
     Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
-    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("role", String(10), nullable=False, server_default="member"),  # admin | member
     Column("settings", JSON, nullable=False),
     Column("upstream_smtp", Text, nullable=True),  # encrypted smtp URL with credentials
     Column("created_at", UTCDateTime, nullable=False),

@@ -1,4 +1,5 @@
-"""The JSON API (v1): paired devices, the self-view beacon, messages and their numbers."""
+"""The routes outside REST API v1's OpenAPI document: the health check and the self-view beacon
+(signed by the device itself, no principal). The rest of /api/v1 is in web/rest/."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..classify import rules_version
-from ..devices import SeenBeacons, device_secret, verify_beacon
-from ..diagnose import diagnose
-from ..errors import AuthError, Conflict, InvalidInput, NotFound, StoreUnavailable
+from ..devices import SeenBeacons, verify_beacon
+from ..errors import AuthError, Conflict, InvalidInput, StoreUnavailable
 from ..intake import Intake
-from ..model import Hit, HitKind, Message, User
+from ..model import Hit, HitKind
 from ..pipeline import Pipeline
-from ..reports import hits_report, message_report
 from ..runtime import Runtime
 from ..signature_watch import status as signature_status
 from ..tokens import InvalidToken
-from .auth import authenticate
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_KINDS = ("extension", "dashboard", "other")
@@ -116,71 +114,6 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-# -- devices ----------------------------------------------------------------------------------
-
-
-async def pair_device(request: Request) -> Response:
-    """Pair the calling browser or app with the user: its pixel loads and beacons become self."""
-    rt = _rt(request)
-    user = await authenticate(request, rt)
-    data = await _json(request)
-    kind = str(data.get("kind", "other"))
-    if kind not in DEVICE_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-    name = str(data.get("name", "")).strip()[:200] or kind
-    dev = await asyncio.to_thread(rt.store.add_device, user.id, kind, name, rt.clock())
-    cookie = rt.keyring.sign_value(DEVICE_COOKIE_PURPOSE, dev.public_id)
-    resp = JSONResponse(
-        {
-            "device_id": dev.public_id,
-            "secret": device_secret(rt.keyring, dev.public_id),
-            "cookie": {"name": DEVICE_COOKIE, "value": cookie},
-        },
-        status_code=201,
-    )
-    secure = rt.public_url.startswith("https://")
-    resp.set_cookie(
-        DEVICE_COOKIE,
-        cookie,
-        max_age=10 * 365 * 86400,
-        httponly=True,
-        secure=secure,
-        samesite="none" if secure else "lax",
-    )
-    return resp
-
-
-async def list_devices(request: Request) -> Response:
-    rt = _rt(request)
-    user = await authenticate(request, rt)
-    devs = await asyncio.to_thread(rt.store.devices, user.id)
-    return JSONResponse(
-        [
-            {
-                "device_id": d.public_id,
-                "kind": d.kind,
-                "name": d.name,
-                "created_at": d.created_at.isoformat(),
-                "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
-            }
-            for d in devs
-        ]
-    )
-
-
-async def revoke_device(request: Request) -> Response:
-    rt = _rt(request)
-    user = await authenticate(request, rt)
-    public_id = request.path_params["device_id"]
-    if not DEVICE_ID.fullmatch(public_id):
-        raise NotFound(f"no paired device '{public_id[:40]}'")
-    dev = await asyncio.to_thread(rt.store.device, public_id)
-    if dev.user_id != user.id:
-        raise NotFound(f"no paired device '{public_id}'")
-    await asyncio.to_thread(rt.store.revoke_device, public_id, rt.clock())
-    return Response(status_code=204)
-
-
 # -- the self-view beacon -----------------------------------------------------------------------
 
 
@@ -260,65 +193,3 @@ def _unix_time(value: object) -> int:
     if ts is None:
         raise InvalidInput("ts must be a Unix time in seconds")
     return ts
-
-
-# -- messages ---------------------------------------------------------------------------------
-
-
-def _visible(user: User, message: Message) -> bool:
-    return message.user_id == user.id or (user.is_admin and message.workspace_id == user.workspace_id)
-
-
-async def list_messages(request: Request) -> Response:
-    rt = _rt(request)
-    user = await authenticate(request, rt)
-    text = request.query_params.get("limit", "50").strip()
-    if not (text.isascii() and text.isdigit()) or int(text[:6]) < 1:
-        raise InvalidInput(f"limit must be a whole number from 1 (at most {MAX_LIMIT} are listed)")
-    limit = min(int(text[:6]), MAX_LIMIT) if len(text) <= 6 else MAX_LIMIT
-
-    def load() -> list[dict[str, Any]]:
-        if user.is_admin:
-            msgs = rt.store.messages(workspace_id=user.workspace_id, limit=limit)
-        else:
-            msgs = rt.store.messages(user_id=user.id, limit=limit)
-        return [message_report(rt.store, m) for m in msgs]
-
-    return JSONResponse(await asyncio.to_thread(load))
-
-
-async def _message_for(request: Request) -> tuple[Runtime, Message]:
-    rt = _rt(request)
-    user = await authenticate(request, rt)
-    text = request.path_params["message_id"]
-    if not (text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) < 2**63):
-        raise NotFound(f"no tracked message {text[:40]}")
-    mid = int(text)
-    msg = await asyncio.to_thread(rt.store.message, mid)
-    if not _visible(user, msg):
-        raise NotFound(f"no tracked message {mid}")
-    return rt, msg
-
-
-async def get_message(request: Request) -> Response:
-    rt, msg = await _message_for(request)
-    return JSONResponse(await asyncio.to_thread(message_report, rt.store, msg))
-
-
-async def get_message_hits(request: Request) -> Response:
-    rt, msg = await _message_for(request)
-    return JSONResponse(await asyncio.to_thread(hits_report, rt.store, msg.id))
-
-
-async def get_recipient_why(request: Request) -> Response:
-    """The troubleshooting answer for one recipient of a message (R10)."""
-    rt, msg = await _message_for(request)
-    address = str(request.path_params["address"])
-
-    def load() -> dict[str, Any]:
-        store = rt.store
-        recipient = store.recipient_of(msg.id, address)
-        facts = store.why_facts(msg, recipient, public_url=rt.public_url, settle_window=rt.settings.settle_window)
-        return diagnose(facts, rt.clock()).as_json()
-
-    return JSONResponse(await asyncio.to_thread(load))

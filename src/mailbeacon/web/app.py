@@ -1,96 +1,78 @@
-"""`create_app(runtime, intake, pipeline)`: the whole HTTP surface, with its one route table.
+"""`create_app(runtime, intake, pipeline)`: the whole HTTP surface.
 
 The tracking endpoints (`/o/`, `/c/`) are raw ASGI in front (see tracking.py); every other
-path goes to a Starlette app built from `ROUTES`.
+path goes to the REST API app (web/rest/, FastAPI), behind the edge that resolves the caller's
+principal (principal.py). A few routes are plain Starlette routes inside it (`ROUTES`): the
+health check, the self-view beacon (its own signature, no principal) and inbound mail.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..devices import SeenBeacons
-from ..errors import (
-    AuthError,
-    Conflict,
-    InvalidInput,
-    MailbeaconError,
-    NotFound,
-    StoreUnavailable,
-    Throttled,
-    TooLarge,
-)
 from ..intake import Intake
 from ..pipeline import Pipeline
 from ..runtime import Runtime
 from . import api, extension, inbound
-from .auth import CHALLENGE
 from .body import JSON_LIMIT, BodyLimit
+from .principal import PrincipalEdge
+from .problems import PROBLEM_TYPE, problem_body
+from .rest import build_api
 from .tracking import ClientAddress, TrackingApp
 
 log = logging.getLogger("mailbeacon.web")
 
 ROUTES = [
     Route("/healthz", api.healthz, methods=["GET"]),
-    Route("/api/v1/devices", api.pair_device, methods=["POST"]),
-    Route("/api/v1/devices", api.list_devices, methods=["GET"]),
     Route("/api/v1/devices/pair", extension.pair_with_code, methods=["POST", "OPTIONS"]),
     Route("/api/v1/devices/heartbeat", extension.heartbeat, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/devices/{device_id}", api.revoke_device, methods=["DELETE"]),
     Route("/api/v1/self-view", api.self_view, methods=["POST", "OPTIONS"]),
     Route("/api/v1/self-view/check", extension.token_check, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/messages", api.list_messages, methods=["GET"]),
-    Route("/api/v1/messages/{message_id}", api.get_message, methods=["GET"]),
-    Route("/api/v1/messages/{message_id}/hits", api.get_message_hits, methods=["GET"]),
-    Route("/api/v1/messages/{message_id}/recipients/{address}/why", api.get_recipient_why, methods=["GET"]),
     Route("/api/v1/inbound", inbound.receive_inbound, methods=["POST"]),
 ]
 
-_STATUS: list[tuple[type[MailbeaconError], int]] = [
-    (Throttled, 429),
-    (AuthError, 401),
-    (NotFound, 404),
-    (Conflict, 409),
-    (TooLarge, 413),
-    (InvalidInput, 400),
-    (StoreUnavailable, 503),
-]
 
+def _client_of(resolver: ClientAddress) -> Callable[[dict[str, Any]], str]:
+    """The client's IP of a request: the socket peer, or X-Forwarded-For from a trusted proxy."""
 
-async def _error(request: Request, exc: Exception) -> Response:
-    for cls, status in _STATUS:
-        if isinstance(exc, cls):
-            headers = {"www-authenticate": CHALLENGE} if status == 401 else None
-            if status == 503:
-                headers = {"retry-after": "5"}
-            if isinstance(exc, Throttled):
-                headers = {"retry-after": str(exc.retry_after)}
-            return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
-    return JSONResponse({"error": str(exc)}, status_code=400)
+    def client(scope: dict[str, Any]) -> str:
+        peer = str(scope["client"][0]) if scope.get("client") else ""
+        forwarded = next((v for k, v in scope["headers"] if k == b"x-forwarded-for"), None)
+        return resolver.resolve(peer, forwarded.decode("latin-1") if forwarded is not None else None)
+
+    return client
 
 
 async def _disconnected(request: Request, exc: Exception) -> Response:
     """The body ended early or was malformed (the HTTP server reports that as a disconnect)."""
-    return JSONResponse({"error": "the request body was cut off or malformed"}, status_code=400)
+    detail = "the request body was cut off or malformed"
+    return Response(problem_body(400, "invalid_input", "Invalid input", detail), 400, media_type=PROBLEM_TYPE)
 
 
 def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline) -> TrackingApp:
     """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports.
 
     Every API route reads its body within its limit while it streams (body.py)."""
-    api_app = Starlette(routes=ROUTES, exception_handlers={MailbeaconError: _error, ClientDisconnect: _disconnected})
-    api_app.state.runtime = runtime
-    api_app.state.intake = intake
+    api_app = build_api(runtime, intake, ROUTES)
+    api_app.add_exception_handler(ClientDisconnect, _disconnected)
     api_app.state.pipeline = pipeline
     api_app.state.beacons = SeenBeacons()
-    api_app.state.client_address = ClientAddress(runtime.settings.trusted_proxies)
-    inbound_limit = runtime.settings.smtp_max_size
+    api_app.state.client_address = resolver = ClientAddress(runtime.settings.trusted_proxies)
+    mail_limit = runtime.settings.smtp_max_size
 
     def limit_for(path: str) -> tuple[int, str]:
-        return (inbound_limit, "smtp_max_size") if path == "/api/v1/inbound" else (JSON_LIMIT, "")
+        if path == "/api/v1/inbound":
+            return mail_limit, "smtp_max_size"
+        if path == "/api/v1/messages":  # the message in base64 inside JSON
+            return mail_limit * 4 // 3 + JSON_LIMIT, "smtp_max_size"
+        return JSON_LIMIT, ""
 
-    return TrackingApp(runtime, intake, fallback=BodyLimit(api_app, limit_for))
+    edge = PrincipalEdge(api_app, runtime, _client_of(resolver))
+    return TrackingApp(runtime, intake, fallback=BodyLimit(edge, limit_for))

@@ -1,9 +1,9 @@
-"""Who is calling the API: an API token (`Authorization: Bearer mbt_...`) or a user's password
-(HTTP Basic, for scripts and the first pairing; throttled, see signin.py)."""
+"""The checks behind the principal (principal.py resolves it at the edge): an API token
+(`Authorization: Bearer mbt_...`) or a user's password (HTTP Basic, for scripts and the first
+pairing, and the dashboard's sign-in form; throttled, see signin.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -14,10 +14,12 @@ from ..errors import AuthError
 from ..model import User
 from ..runtime import Runtime
 from ..signin import sign_in
+from .problems import CHALLENGE
 from .tracking import ClientAddress
 
+__all__ = ["CHALLENGE", "authenticate"]
+
 log = logging.getLogger("mailbeacon.web")
-CHALLENGE = 'Bearer realm="mailbeacon", Basic realm="mailbeacon"'
 MAX_CREDENTIALS = 4096
 
 
@@ -50,12 +52,16 @@ def client_of(request: Request) -> str:
     return resolver.resolve(peer, request.headers.get("x-forwarded-for"))
 
 
+def password_user(runtime: Runtime, email: str, password: str, client: str, surface: str = "API") -> User:
+    """The user whose address and password these are (HTTP Basic, the sign-in form), or `AuthError`
+    (`Throttled` after too many failures for the address or from the client)."""
+    return sign_in(runtime, email, password, client, surface=surface)
+
+
 async def authenticate(request: Request, runtime: Runtime) -> User:
-    """The calling user, or `AuthError` (answered 401; `Throttled`: 429)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return await asyncio.to_thread(_bearer, runtime, value)
-    if scheme.lower() == "basic" and value:
-        return await asyncio.to_thread(_basic, runtime, value.strip(), client_of(request))
-    raise AuthError("authentication required: send an API token as `Authorization: Bearer <token>`")
+    """The calling user (resolved at the edge, see principal.py), or `AuthError` (answered 401)."""
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:
+        raise AuthError("authentication required: send an API token as `Authorization: Bearer <token>`")
+    user: User = principal.user
+    return user

@@ -1,0 +1,81 @@
+"""REST API v1 (FastAPI): typed models, OpenAPI 3.1 at /api/v1/openapi.json, docs at /api/v1/docs.
+
+`build_api(runtime, intake, extra_routes)` makes the app that answers every path but the raw
+tracking ones (web/tracking.py stays in front). Errors are RFC 9457 problem details
+(web/problems.py). The principal is resolved before the app runs (web/principal.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
+
+from ...errors import MailbeaconError
+from ...intake import Intake
+from ...runtime import Runtime
+from ..problems import PROBLEM_TYPE, problem_body, problem_for
+from . import accounts, docs, messages, workspace
+from .models import Problem
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    str(status): {"model": Problem, "description": text}
+    for status, text in (
+        (400, "Invalid input"),
+        (401, "Authentication required"),
+        (403, "Not allowed for this role"),
+        (404, "Not found (or not visible to the caller)"),
+        (409, "Conflict"),
+        (422, "The request does not match the schema"),
+        (503, "The database is unavailable"),
+    )
+}
+
+
+async def _mailbeacon_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MailbeaconError)
+    status, body, headers = problem_for(exc)
+    return Response(body, status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    detail = f"{where}: {first.get('msg', 'invalid')}" if where else "the request does not match the schema"
+    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()[:20]]
+    body = problem_body(422, "invalid_request", "The request does not match the schema", detail, errors=errors)
+    return Response(body, status_code=422, media_type=PROBLEM_TYPE)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    body = problem_body(exc.status_code, code, str(exc.detail), str(exc.detail))
+    return Response(body, status_code=exc.status_code, media_type=PROBLEM_TYPE, headers=exc.headers)
+
+
+def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute] = ()) -> FastAPI:
+    app = FastAPI(
+        title="mailbeacon",
+        version="1",
+        summary="Opens, clicks and replies per recipient, with machines, scanners and the sender's own views told apart.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        responses=PROBLEM_RESPONSES,
+    )
+    for module in (messages, accounts, workspace):
+        app.include_router(module.router)
+    docs.install(app)
+    app.router.routes.extend(extra_routes)
+    app.add_exception_handler(MailbeaconError, _mailbeacon_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.state.runtime = runtime
+    app.state.intake = intake
+    return app
