@@ -1,0 +1,94 @@
+"""A running `mailbeacon serve` on loopback with two workspaces, for the REST API tests.
+
+Workspace A: alice (admin, the first user), carol (member); workspace B: bert (admin).
+Each has an API key; alice and carol each sent a tracked message; alice has a paired device.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from conftest import FakeClock, make_settings
+from mailbeacon.passwords import hash_password
+from mailbeacon.runtime import Runtime
+from seeding import PASSWORD, Seeded, seed_message
+from test_serve import free_port
+
+
+@dataclass
+class World:
+    rt: Runtime
+    url: str
+    keys: dict[str, str] = field(default_factory=dict)  # user -> API key
+    key_ids: dict[str, int] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+    messages: dict[str, Seeded] = field(default_factory=dict)
+    device: str = ""
+    server: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def client(self, who: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.auth(who) if who else None, timeout=30)
+
+
+def start_world(tmp: Path, **settings: object) -> Iterator[World]:
+    port = free_port()
+    db = f"sqlite:///{tmp / 'api.db'}"
+    public = str(settings.pop("public_url", f"http://127.0.0.1:{port}"))
+    rt = Runtime.open(make_settings(tmp, db, public_url=public), clock=FakeClock(datetime.now(UTC)), migrate=True)
+    w = World(rt=rt, url=f"http://127.0.0.1:{port}")
+    now = rt.clock()
+    a = rt.store.create_workspace("a", ["acme.test"], now)
+    b = rt.store.create_workspace("b", ["beta.test"], now)
+    for who, ws, email in (
+        ("alice", a, "alice@acme.test"),
+        ("carol", a, "carol@acme.test"),
+        ("bert", b, "bert@beta.test"),
+    ):
+        user = rt.store.create_user(ws.id, email, hash_password(PASSWORD), now)
+        w.users[who] = user.id
+        w.keys[who] = f"mbt_{who}_key_for_tests"
+        w.key_ids[who] = rt.store.add_api_token(user.id, w.keys[who], "tests", now).id
+    w.messages["alice"] = seed_message(rt, user=rt.store.user(w.users["alice"]))
+    w.messages["carol"] = seed_message(rt, ("dan@client.example",), user=rt.store.user(w.users["carol"]))
+    w.messages["bert"] = seed_message(rt, ("erin@client.example",), user=rt.store.user(w.users["bert"]))
+    w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
+    env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp / "data"),
+           "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off"}  # fmt: skip
+    for k, v in settings.items():
+        env[f"MAILBEACON_{k.upper()}"] = str(v)
+    w.log = tmp / "serve.log"
+    w.server = subprocess.Popen(
+        [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=open(w.log, "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{w.url}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            assert w.server.poll() is None and time.monotonic() < deadline, w.log.read_text()
+            time.sleep(0.05)
+    yield w
+    w.server.send_signal(signal.SIGTERM)
+    try:
+        w.server.wait(20)
+    except subprocess.TimeoutExpired:
+        w.server.kill()
+    rt.close()

@@ -1,0 +1,227 @@
+"""REST API v1 over real HTTP on loopback (the running `mailbeacon serve`): workspace isolation over
+every route of the served OpenAPI document, roles, API keys, pairing codes, problem details."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api_world import World, start_world
+from mailbeacon import errors
+from mailbeacon.web.problems import STATUS, status_of
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from start_world(tmp_path_factory.mktemp("rest"))
+
+
+def served_operations(w: World) -> list[tuple[str, str, dict[str, Any]]]:
+    doc = httpx.get(f"{w.url}/api/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
+
+
+#: a body that passes validation, per operation (so that the walk reaches the handler)
+BODIES: dict[tuple[str, str], Any] = {
+    ("post", "/api/v1/keys"): {"name": "walk"},
+    ("post", "/api/v1/devices"): {"kind": "other", "name": "walk"},
+    ("post", "/api/v1/devices/pairing-codes"): {"kind": "other"},
+    ("post", "/api/v1/devices/pair"): {"code": "NOPE-NOPE-NOPE"},
+    ("patch", "/api/v1/workspace"): {"domains": ["beta.test"], "tracking": {"track_clicks": True}},
+    ("patch", "/api/v1/workspace/members/{user_id}"): {"role": "member", "tracking": {"track_opens": False}},
+    ("patch", "/api/v1/me/tracking"): {"track_opens": True},
+}
+
+
+def a_snapshot(w: World) -> str:
+    """Everything of workspace A, read from the database (not through the API)."""
+    s = w.rt.store
+    ws = s.workspace("a")
+    users = s.users(ws.id)
+    state: dict[str, Any] = {
+        "workspace": [ws.name, list(ws.domains), dict(ws.settings)],
+        "users": [[u.id, u.email, u.role, dict(u.settings), list(u.addresses)] for u in users],
+        "keys": [[k.id, k.name] for u in users for k in s.api_tokens(u.id)],
+        "devices": [
+            [d.public_id, d.kind, str(d.revoked_at)] for u in users for d in s.devices(u.id, include_revoked=True)
+        ],
+        "messages": [[m.id, m.subject, m.user_id] for m in s.messages(workspace_id=ws.id)],
+        "recipients": [[r.id, r.address] for m in s.messages(workspace_id=ws.id) for r in s.recipients(m.id)],
+    }
+    return json.dumps(state, sort_keys=True, default=str)
+
+
+def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -> None:
+    w = world
+    alice_msg = w.messages["alice"]
+    ids = {
+        "message_id": alice_msg.message.id,
+        "recipient_id": alice_msg.recipients[0].id,
+        "key_id": w.key_ids["alice"],
+        "device_id": w.device,
+        "user_id": w.users["alice"],
+    }
+    carol_msg = w.messages["carol"].message
+    secrets_of_a = [
+        alice_msg.message.rfc_message_id,
+        carol_msg.rfc_message_id,
+        "alice@acme",
+        "carol@acme",
+        "bob@client",
+        "dan@client",
+    ]
+    before = a_snapshot(w)
+    walked = 0
+    with w.client("bert") as b:
+        for path, method, _op in served_operations(w):
+            params = re.findall(r"{(\w+)}", path)
+            unknown = [p for p in params if p not in ids]
+            assert not unknown, f"the isolation walk does not know what of A to put in {unknown} of {path}"
+            url = path.format(**ids)
+            r = b.request(method, url, json=BODIES.get((method, path)))
+            walked += 1
+            assert r.status_code < 500, (method, path, r.text)
+            if params:
+                assert r.status_code == 404, (method, url, r.status_code, r.text)
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["code"] == "not_found"
+            elif path != "/api/v1/devices/pair":
+                assert r.status_code < 300, (method, url, r.status_code, r.text)
+            for text in secrets_of_a:
+                assert text not in r.text, (method, url, text)
+    assert walked >= 18
+    assert a_snapshot(w) == before
+
+
+def test_a_member_sees_their_own_mail_not_a_colleagues_nor_the_settings(world: World) -> None:
+    w = world
+    alice_id, carol_id = w.messages["alice"].message.id, w.messages["carol"].message.id
+    with w.client("carol") as carol, w.client("alice") as alice:
+        assert [m["id"] for m in carol.get("/api/v1/messages").json()["items"]] == [carol_id]
+        assert carol.get(f"/api/v1/messages/{carol_id}").status_code == 200
+        r = carol.get(f"/api/v1/messages/{alice_id}")
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
+        rid = w.messages["alice"].recipients[0].id
+        assert carol.get(f"/api/v1/messages/{alice_id}/recipients/{rid}").status_code == 404
+        assert carol.get(f"/api/v1/stats/messages/{alice_id}").status_code == 404
+        before = a_snapshot(w)
+        r = carol.patch("/api/v1/workspace", json={"domains": ["evil.test"]})
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        assert carol.get("/api/v1/workspace/members").status_code == 403
+        r = carol.patch(f"/api/v1/workspace/members/{carol_id}", json={"role": "admin"})
+        assert r.status_code == 403
+        assert a_snapshot(w) == before
+        # her own switches she may set
+        assert (
+            carol.patch("/api/v1/me/tracking", json={"track_clicks": False}).json()["tracking"]["track_clicks"] is False
+        )
+        # the admin sees both, and the members
+        assert {m["id"] for m in alice.get("/api/v1/messages").json()["items"]} == {alice_id, carol_id}
+        assert alice.get(f"/api/v1/messages/{carol_id}").status_code == 200
+        roles = {m["email"]: m["role"] for m in alice.get("/api/v1/workspace/members").json()}
+        assert roles == {"alice@acme.test": "admin", "carol@acme.test": "member"}
+        r = alice.patch(f"/api/v1/workspace/members/{w.users['alice']}", json={"role": "member"})
+        assert r.status_code == 409  # the last admin stays admin
+
+
+def test_api_keys_are_shown_once_and_a_revoked_key_is_refused_at_once(world: World) -> None:
+    w = world
+    with w.client("bert") as b:
+        made = b.post("/api/v1/keys", json={"name": "ci"})
+        assert made.status_code == 201
+        key = made.json()["key"]
+        assert key.startswith("mbt_")
+        listed = b.get("/api/v1/keys").json()
+        assert key not in json.dumps(listed) and "ci" in {k["name"] for k in listed}
+        with httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {key}"}) as fresh:
+            assert fresh.get("/api/v1/me").json()["via"] == "api_key"
+            used = {k["id"]: k for k in b.get("/api/v1/keys").json()}[made.json()["id"]]
+            assert used["last_used_at"] is not None
+            assert b.delete(f"/api/v1/keys/{made.json()['id']}").status_code == 204
+            r = fresh.get("/api/v1/me")
+            assert r.status_code == 401 and r.json()["code"] == "unauthenticated" and "www-authenticate" in r.headers
+    assert w.rt.store.user_for_api_token(key, w.rt.clock()) is None  # stored hashed, and gone
+
+
+def test_a_pairing_code_gives_a_device_token_once(world: World) -> None:
+    w = world
+    with w.client("bert") as b, httpx.Client(base_url=w.url) as anonymous:
+        code = b.post("/api/v1/devices/pairing-codes", json={"kind": "extension", "name": "Firefox"}).json()["code"]
+        paired = anonymous.post("/api/v1/devices/pair", json={"code": code})
+        assert paired.status_code == 201, paired.text
+        token = paired.json()["token"]
+        again = anonymous.post("/api/v1/devices/pair", json={"code": code})
+        assert again.status_code == 401
+        with httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {token}"}) as device:
+            me = device.get("/api/v1/me").json()
+            assert me["via"] == "device" and me["user"]["email"] == "bert@beta.test"
+            device_id = paired.json()["device_id"]
+            assert device_id in {d["device_id"] for d in b.get("/api/v1/devices").json()}
+            assert b.delete(f"/api/v1/devices/{device_id}").status_code == 204
+            assert device.get("/api/v1/me").status_code == 401
+        forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+        assert anonymous.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_message_list_filters_and_cursor_pages(world: World) -> None:
+    w = world
+    with w.client("alice") as alice:
+        first = alice.get("/api/v1/messages", params={"limit": 1}).json()
+        assert len(first["items"]) == 1 and first["next_cursor"]
+        second = alice.get("/api/v1/messages", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+        assert second["next_cursor"] is None and second["items"][0]["id"] < first["items"][0]["id"]
+        assert alice.get("/api/v1/messages", params={"opened": True}).json()["items"] == []
+        assert len(alice.get("/api/v1/messages", params={"opened": False}).json()["items"]) == 2
+        only = alice.get("/api/v1/messages", params={"sender": "carol@acme.test"}).json()["items"]
+        assert [m["sender"] for m in only] == ["carol@acme.test"]
+        assert alice.get("/api/v1/messages", params={"until": "2000-01-01T00:00:00Z"}).json()["items"] == []
+        bad = alice.get("/api/v1/messages", params={"cursor": "!!"})
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid_input"
+        bad = alice.get("/api/v1/messages", params={"limit": 0})
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_the_docs_page_uses_only_vendored_files_under_a_strict_policy(world: World) -> None:
+    with httpx.Client(base_url=world.url) as c:
+        page = c.get("/api/v1/docs")
+        assert page.status_code == 200
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
+        srcs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert srcs and all(s.startswith("/api/v1/static/") for s in srcs)
+        assert "<script>" not in page.text  # every script is a file
+        for s in srcs:
+            assert c.get(s).status_code == 200, s
+        assert c.get("/api/v1/static/swagger-ui/LICENSE").status_code == 200
+
+
+def test_every_error_class_has_a_status_and_configuration_and_upstream_failures_are_5xx() -> None:
+    def tree(cls: type[errors.MailbeaconError]) -> list[type[errors.MailbeaconError]]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in tree(sub))]
+
+    classes = tree(errors.MailbeaconError)
+    assert len(classes) >= 10
+    for cls in classes:
+        assert cls in STATUS, f"{cls.__name__} has no HTTP status in web/problems.py"
+    for cls in (errors.ConfigError, errors.StoreUnavailable, errors.UpstreamError, errors.UpstreamTemporary):
+        assert STATUS[cls][0] >= 500
+    assert status_of(errors.UpstreamPermanent("x"))[0] == 502
+    codes = [code for _, code, _ in STATUS.values()]
+    assert len(codes) == len(set(codes)), "every class has its own stable code"
+
+
+def test_the_edge_refuses_bad_credentials_before_any_route(world: World, tmp_path: Path) -> None:
+    with httpx.Client(base_url=world.url) as c:
+        for header in ("Bearer mbt_nope", "Basic !!!", "Digest x=1", "Bearer mbd_dv_x.y"):
+            r = c.get("/api/v1/messages", headers={"Authorization": header})
+            assert r.status_code == 401, header
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["status"] == 401
+        assert c.get("/api/v1/nowhere").json()["code"] == "not_found"

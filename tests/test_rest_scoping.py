@@ -1,0 +1,67 @@
+"""The REST routes see only the workspace-bound store view, and a page of messages costs a constant
+number of queries."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from mailbeacon.intake import Intake
+from mailbeacon.runtime import Runtime
+from mailbeacon.web.app import create_app
+from seeding import seed_account, seed_message
+
+REST = Path(__file__).parent.parent / "src" / "mailbeacon" / "web" / "rest"
+
+
+def test_route_modules_cannot_reach_the_unscoped_store() -> None:
+    """Only deps.py (the edge of the routes) touches the Runtime; no route module names the Store."""
+    for path in REST.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        attrs = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        if path.name in ("deps.py", "__init__.py"):
+            continue
+        assert "Store" not in imported and "Runtime" not in imported, path.name
+        assert "store" not in attrs and "runtime" not in attrs, f"{path.name} reaches past the scoped view"
+
+
+@pytest.fixture
+async def client(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
+    intake.start(asyncio.get_running_loop())
+    transport = httpx.ASGITransport(app=create_app(runtime, intake))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as c:
+        yield c
+    await intake.stop()
+
+
+async def test_a_page_of_messages_costs_the_same_queries_for_3_or_30(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    user = seed_account(runtime)
+    runtime.store.add_api_token(user.id, "mbt_count", "t", runtime.clock())
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.store.engine, "before_cursor_execute", count)
+    per_page = []
+    for n in (3, 30):
+        while len(runtime.store.messages(limit=1000)) < n:
+            seed_message(runtime, ("bob@client.example", "carol@client.example"), user=user)
+        statements.clear()
+        r = await client.get("/api/v1/messages?limit=100", headers={"Authorization": "Bearer mbt_count"})
+        assert r.status_code == 200 and len(r.json()["items"]) == n
+        per_page.append(len(statements))
+    event.remove(runtime.store.engine, "before_cursor_execute", count)
+    assert per_page[0] == per_page[1], per_page
+    assert per_page[1] <= 8, statements  # the key (2), its user (2), the page (3)
