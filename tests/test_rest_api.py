@@ -183,7 +183,7 @@ def test_message_list_filters_and_cursor_pages(world: World) -> None:
         assert [m["sender"] for m in only] == ["carol@acme.test"]
         assert alice.get("/api/v1/messages", params={"until": "2000-01-01T00:00:00Z"}).json()["items"] == []
         bad = alice.get("/api/v1/messages", params={"cursor": "!!"})
-        assert bad.status_code == 400 and bad.json()["code"] == "invalid_input"
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
         bad = alice.get("/api/v1/messages", params={"limit": 0})
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
 

@@ -8,6 +8,7 @@ tracking ones (web/tracking.py stays in front). Errors are RFC 9457 problem deta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,6 +60,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=exc.status_code, media_type=PROBLEM_TYPE, headers=exc.headers)
 
 
+def _problems_in_openapi(app: FastAPI) -> None:
+    """Error answers are `application/problem+json` in the document too, as they are on the wire."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = make()
+            for ops in doc.get("paths", {}).values():
+                for op in ops.values():
+                    for status, resp in op.get("responses", {}).items():
+                        content = resp.get("content", {})
+                        if status[0] in "45" and "application/json" in content:
+                            content[PROBLEM_TYPE] = content.pop("application/json")
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute] = ()) -> FastAPI:
     app = FastAPI(
         title="mailbeacon",
@@ -76,6 +96,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
     app.add_exception_handler(MailbeaconError, _mailbeacon_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    _problems_in_openapi(app)
     app.state.runtime = runtime
     app.state.intake = intake
     return app

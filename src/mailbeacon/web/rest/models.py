@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 DeviceKind = Literal["extension", "dashboard", "other"]
 Role = Literal["admin", "member"]
@@ -244,8 +244,12 @@ class WorkspaceOut(BaseModel):
     tracking: Switches
 
 
+DOMAIN = r"^@?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+Domain = Annotated[str, StringConstraints(pattern=DOMAIN, max_length=253)]
+
+
 class WorkspaceIn(Model):
-    domains: list[str] | None = Field(default=None, max_length=100)
+    domains: list[Domain] | None = Field(default=None, max_length=100, description="the workspace's own domains")
     tracking: Switches | None = None
 
 
