@@ -13,8 +13,13 @@ import httpx
 import pytest
 
 from api_world import World, start_world
+from conftest import FakeClock, make_settings
 from mailbeacon import errors
+from mailbeacon.intake import Intake
+from mailbeacon.runtime import Runtime
+from mailbeacon.web.app import create_app
 from mailbeacon.web.problems import STATUS, status_of
+from seeding import PASSWORD, seed_account
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +230,69 @@ def test_the_edge_refuses_bad_credentials_before_any_route(world: World, tmp_pat
             assert r.headers["content-type"] == "application/problem+json"
             assert r.json()["status"] == 401
         assert c.get("/api/v1/nowhere").json()["code"] == "not_found"
+
+
+def _form_token(page: httpx.Response) -> str:
+    found = re.search(r'name=csrf value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_dashboard_sign_in_pairs_the_browser_and_guards_every_change_against_csrf(world: World) -> None:
+    w = world
+    with httpx.Client(base_url=w.url) as browser:
+        form = browser.get("/signin")
+        assert form.status_code == 200 and "unsafe-inline" not in form.headers["content-security-policy"]
+        token = _form_token(form)
+        # no CSRF value (another site posting the form): refused, nothing checked
+        forged = httpx.post(f"{w.url}/signin", data={"email": "alice@acme.test", "password": PASSWORD})
+        assert forged.status_code == 403 and "mb_session" not in forged.headers.get("set-cookie", "")
+        wrong = browser.post("/signin", data={"csrf": token, "email": "alice@acme.test", "password": "nope"})
+        assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
+        token = _form_token(wrong)
+        ok = browser.post("/signin", data={"csrf": token, "email": "alice@acme.test", "password": PASSWORD})
+        assert ok.status_code == 303
+        cookies = ok.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("mb_session="))
+        assert "HttpOnly" in session and "SameSite=lax" in session and "Secure" not in session
+        assert any(c.startswith("mb_device=") for c in cookies)  # its pixel loads are self (R2)
+        me = browser.get("/api/v1/me").json()
+        assert me["via"] == "session" and me["user"]["email"] == "alice@acme.test" and me["csrf_token"]
+        kinds = [d.kind for d in w.rt.store.devices(w.users["alice"])]
+        assert "dashboard" in kinds
+        # a change through the API without the session's CSRF token is refused
+        r = browser.post("/api/v1/keys", json={"name": "from the browser"})
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        r = browser.post("/api/v1/keys", json={"name": "from the browser"}, headers={"X-CSRF-Token": "nope"})
+        assert r.status_code == 403
+        r = browser.post("/api/v1/keys", json={"name": "from the browser"}, headers={"X-CSRF-Token": me["csrf_token"]})
+        assert r.status_code == 201
+        assert (
+            browser.delete(f"/api/v1/keys/{r.json()['id']}", headers={"X-CSRF-Token": me["csrf_token"]}).status_code
+            == 204
+        )
+        # signing out needs the token too, and ends the session at once
+        page = browser.get("/signin")
+        assert "Signed in as alice@acme.test" in page.text
+        assert browser.post("/signout", data={}).status_code == 403
+        old = browser.cookies["mb_session"]
+        assert browser.post("/signout", data={"csrf": _form_token(page)}).status_code == 303
+        assert browser.get("/api/v1/me").status_code == 401
+    # the old session cookie is dead (its device was unpaired), not merely forgotten by the browser
+    assert httpx.get(f"{w.url}/api/v1/me", cookies={"mb_session": old}).status_code == 401
+
+
+async def test_the_session_cookie_is_secure_behind_https(tmp_path: Path, clock: FakeClock) -> None:
+    rt = Runtime.open(
+        make_settings(tmp_path, f"sqlite:///{tmp_path / 's.db'}", public_url="https://t.example.test"), clock=clock
+    )
+    seed_account(rt)
+    intake = Intake(rt.store, tmp_path / "journal", interval=0.01)
+    transport = httpx.ASGITransport(app=create_app(rt, intake))
+    async with httpx.AsyncClient(transport=transport, base_url="https://t.example.test") as browser:
+        token = _form_token(await browser.get("/signin"))
+        ok = await browser.post("/signin", data={"csrf": token, "email": "alice@acme.test", "password": PASSWORD})
+        assert ok.status_code == 303
+        session = next(c for c in ok.headers.get_list("set-cookie") if c.startswith("mb_session="))
+        assert "Secure" in session and "HttpOnly" in session and "SameSite=lax" in session
+    rt.close()

@@ -6,7 +6,8 @@ request and puts `Principal(user, workspace, role, via, device)` in `scope["stat
 - `Authorization: Bearer mbt_...`   an API key of the user
 - `Authorization: Bearer mbd_...`   a paired device's token (`mbd_<device id>.<device secret>`)
 - `Authorization: Basic ...`        the user's own address and password (scripts, first pairing)
-- the `mb_session` cookie           a dashboard session (the signed-in browser's device)
+- the `mb_session` cookie           a dashboard session (the signed-in browser's device);
+                                    its API changes need its CSRF token in `X-CSRF-Token`
 
 Credentials that are presented but do not check out are answered 401 here (a refused
 password is throttled, see auth.py); a session cookie that no longer checks out (its device
@@ -18,17 +19,18 @@ their own mail.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ..devices import device_secret
-from ..errors import AuthError, MailbeaconError, NotFound
+from ..errors import AuthError, Forbidden, MailbeaconError, NotFound
 from ..model import ROLE_ADMIN, User
 from ..runtime import Runtime
 from ..store import WorkspaceView
-from ..tokens import Keyring
+from ..tokens import Keyring, b64encode
 from .auth import _basic, _bearer
 from .problems import problem_for
 from .tracking import ASGIApp, Receive, Scope, Send
@@ -38,6 +40,7 @@ log = logging.getLogger("mailbeacon.web")
 DEVICE_TOKEN_PREFIX = "mbd_"
 SESSION_COOKIE = "mb_session"
 SESSION_PURPOSE = "dashboard-session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,15 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.user.role == ROLE_ADMIN
+
+
+def csrf_token(keyring: Keyring, session: str) -> str:
+    """The CSRF token of a session: derived from the session cookie, so nothing is stored."""
+    return b64encode(hmac.digest(keyring.purpose_key("csrf"), session.encode(), hashlib.sha256))
+
+
+def csrf_ok(keyring: Keyring, session: str, given: str) -> bool:
+    return bool(given) and bool(session) and hmac.compare_digest(csrf_token(keyring, session), given)
 
 
 def view_of(runtime: Runtime, principal: Principal) -> WorkspaceView:
@@ -126,6 +138,13 @@ def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str:
     return ""
 
 
+def _needs_csrf(scope: Scope) -> bool:
+    """A change through the API (the sign-out form checks its own field; the self-view beacon is
+    authenticated by the device's own cookie or signature, not by the session)."""
+    path = str(scope["path"])
+    return scope["method"] not in SAFE_METHODS and path.startswith("/api/") and path != "/api/v1/self-view"
+
+
 class PrincipalEdge:
     """Resolves the principal of every HTTP request before the app sees it."""
 
@@ -147,6 +166,10 @@ class PrincipalEdge:
                 principal = await asyncio.to_thread(
                     resolve, self.runtime, authorization, session, self.client_of(scope)
                 )
+                if principal is not None and principal.via == "session" and _needs_csrf(scope):
+                    given = next((v for k, v in headers if k == b"x-csrf-token"), b"").decode("latin-1")
+                    if not csrf_ok(self.runtime.keyring, session, given):
+                        raise Forbidden("a signed-in browser's change needs the session's X-CSRF-Token header")
             except MailbeaconError as exc:
                 status, body, extra = problem_for(exc)
                 await send(

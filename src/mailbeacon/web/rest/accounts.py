@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from ...devices import PAIRING_CODE_LIFETIME, device_secret, new_pairing_code
 from ...model import ApiKey, Device, User
 from ...passwords import new_api_token
-from ..principal import device_token
+from ..principal import SESSION_COOKIE, csrf_token, device_token
 from ..tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 from .deps import Ctx, CtxDep
 from .models import (
@@ -43,8 +43,14 @@ def member_out(u: User) -> MemberOut:
 
 
 @router.get("/api/v1/me", response_model=Me, tags=["accounts"])
-async def me(ctx: CtxDep) -> Me:
-    return Me(user=member_out(ctx.principal.user), workspace_id=ctx.principal.workspace_id, via=ctx.principal.via)
+async def me(ctx: CtxDep, request: Request) -> Me:
+    session = request.cookies.get(SESSION_COOKIE, "") if ctx.principal.via == "session" else ""
+    return Me(
+        user=member_out(ctx.principal.user),
+        workspace_id=ctx.principal.workspace_id,
+        via=ctx.principal.via,
+        csrf_token=csrf_token(ctx.keyring, session) if session else None,
+    )
 
 
 # -- API keys -----------------------------------------------------------------------------------

@@ -270,3 +270,6 @@ class Me(BaseModel):
     user: MemberOut
     workspace_id: int
     via: str = Field(description="how this request was authenticated: api_key, device, basic or session")
+    csrf_token: str | None = Field(
+        default=None, description="a signed-in browser (session) sends it as X-CSRF-Token with every change"
+    )
