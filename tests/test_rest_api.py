@@ -3,9 +3,11 @@ every route of the served OpenAPI document, roles, API keys, pairing codes, prob
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +35,20 @@ def served_operations(w: World) -> list[tuple[str, str, dict[str, Any]]]:
     return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
 
 
+def _mail(sender: str, to: str) -> str:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, "Offer"
+    msg.set_content("See https://example.com/offer")
+    msg.add_alternative(
+        '<html><body><p>See <a href="https://example.com/offer">the offer</a></p></body></html>', subtype="html"
+    )
+    return base64.b64encode(msg.as_bytes()).decode()
+
+
 #: a body that passes validation, per operation (so that the walk reaches the handler)
 BODIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/keys"): {"name": "walk"},
+    ("post", "/api/v1/messages"): {"raw": _mail("bert@beta.test", "hal@client.example")},
     ("post", "/api/v1/devices"): {"kind": "other", "name": "walk"},
     ("post", "/api/v1/devices/pairing-codes"): {"kind": "other"},
     ("post", "/api/v1/devices/pair"): {"code": "NOPE-NOPE-NOPE"},
@@ -296,3 +309,33 @@ async def test_the_session_cookie_is_secure_behind_https(tmp_path: Path, clock: 
         session = next(c for c in ok.headers.get_list("set-cookie") if c.startswith("mb_session="))
         assert "Secure" in session and "HttpOnly" in session and "SameSite=lax" in session
     rt.close()
+
+
+def test_post_a_message_gives_each_recipients_tracked_copy(world: World) -> None:
+    w = world
+    with w.client("bert") as b:
+        r = b.post("/api/v1/messages", json={"raw": _mail("bert@beta.test", "fay@client.example, gus@client.example")})
+        assert r.status_code == 201, r.text
+        out = r.json()
+        assert out["instrumented"] and {c["address"] for c in out["copies"]} == {
+            "fay@client.example",
+            "gus@client.example",
+        }
+        copy = base64.b64decode(out["copies"][0]["raw"]).decode()
+        assert "/o/" in copy and "/c/" in copy
+        assert b.get(f"/api/v1/messages/{out['id']}").json()["recipients"] == 2
+        # only from one's own addresses
+        r = b.post(
+            "/api/v1/messages",
+            json={"raw": _mail("alice@acme.test", "fay@client.example"), "sender": "alice@acme.test"},
+        )
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        # relaying without an upstream server: a server configuration problem (5xx), and the message says not sent
+        r = b.post("/api/v1/messages", json={"raw": _mail("bert@beta.test", "fay@client.example"), "relay": True})
+        assert (
+            r.status_code == 500
+            and r.json()["code"] == "server_configuration"
+            and "upstream_smtp" in r.json()["detail"]
+        )
+        listed = b.get("/api/v1/messages", params={"limit": 1}).json()["items"][0]
+        assert w.rt.store.message(listed["id"]).outcome["relay"]["delivered"] == []

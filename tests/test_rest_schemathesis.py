@@ -14,11 +14,15 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api_world import World, start_world
 from test_api import basic
 
 EXAMPLES = 6
+#: checks that cannot hold for an operation, and why: a JSON schema cannot say "base64 of an RFC 5322
+#: message with recipients", so schema-valid bodies are mostly mail mailbeacon must refuse (400)
+UNDESCRIBABLE = {("POST", "/api/v1/messages"): [positive_data_acceptance]}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,8 @@ def test_the_api_keeps_to_its_openapi_document(world: World, mode: GenerationMod
         )
         def check(case: schemathesis.Case) -> None:
             # Basic, not bert's API key: a generated DELETE /api/v1/keys/{id} may revoke that
-            case.call_and_validate(base_url=world.url, headers=basic("bert@beta.test"))
+            excluded = UNDESCRIBABLE.get((case.method, case.path), [])
+            case.call_and_validate(base_url=world.url, headers=basic("bert@beta.test"), excluded_checks=excluded)
 
         try:
             check()

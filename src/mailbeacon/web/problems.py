@@ -74,10 +74,4 @@ def problem_for(exc: MailbeaconError) -> tuple[int, bytes, dict[str, str]]:
         headers["retry-after"] = str(retry)
     elif status == 503:
         headers["retry-after"] = "5"
-    detail = str(exc) if status < 500 or isinstance(exc, StoreUnavailable | UpstreamError) else _server_detail(exc)
-    return status, problem_body(status, code, title, detail), headers
-
-
-def _server_detail(exc: MailbeaconError) -> str:
-    """A configuration error's sentence is for the operator's log, not for every caller."""
-    return "the server cannot answer this because of its configuration; the operator's log says why"
+    return status, problem_body(status, code, title, str(exc)), headers

@@ -6,18 +6,58 @@ clock and the keyring, so an unscoped lookup is not reachable from a route.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from ...errors import AuthError, Forbidden
+from ...addresses import try_normalise
+from ...errors import AuthError, Forbidden, MailbeaconError
+from ...instrumentation import Instrumented, instrument
 from ...runtime import Runtime
 from ...store import WorkspaceView
 from ...tokens import Keyring
 from ..principal import Principal, view_of
+
+
+class Outbox:
+    """Instrumenting and relaying mail for the principal: only from the principal's own addresses."""
+
+    def __init__(self, runtime: Runtime, principal: Principal) -> None:
+        self._rt = runtime
+        self._principal = principal
+
+    def instrument(self, raw: bytes, sender: str, recipients: list[str] | None, track: str | None) -> Instrumented:
+        address = try_normalise(sender)
+        if address is None or address not in self._principal.user.addresses:
+            raise Forbidden(f"{sender[:320]} is not one of your addresses: send from one of them")
+        return instrument(self._rt, raw, sender=address, recipients=recipients, track=track, source="api")
+
+    async def relay(self, result: Instrumented) -> dict[str, tuple[int, str]]:
+        """Send the copies through the sender's upstream, and remember whether they went out."""
+        from ...smtp import relay  # the SMTP client loads only when mail is relayed
+
+        try:
+            outcome = await relay(self._rt, result)
+        except MailbeaconError as exc:
+            await asyncio.to_thread(
+                self._record, result, {"delivered": [], "failed": {c.address: str(exc)[:300] for c in result.copies}}
+            )
+            raise
+        delivered = sorted(a for a, (code, _) in outcome.items() if 200 <= code < 300)
+        failed = {a: f"{code} {text}"[:300] for a, (code, text) in outcome.items() if not 200 <= code < 300}
+        await asyncio.to_thread(self._record, result, {"delivered": delivered, "failed": failed})
+        return outcome
+
+    def _record(self, result: Instrumented, relay: dict[str, Any]) -> None:
+        if not result.message_id:
+            return
+        outcome = dict(self._rt.store.message(result.message_id).outcome)
+        outcome["relay"] = relay
+        self._rt.store.update_message_outcome(result.message_id, outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +67,7 @@ class Ctx:
     clock: Callable[[], datetime]
     keyring: Keyring
     public_url: str
+    outbox: Outbox
 
     def require_admin(self) -> None:
         """Admin-only actions (workspace settings, other members) are refused to members."""
@@ -44,7 +85,11 @@ def context(request: Request) -> Ctx:
     if principal is None:
         raise AuthError("authentication required: send an API key as `Authorization: Bearer <key>`")
     rt = _runtime(request)
-    return Ctx(principal, view_of(rt, principal), rt.clock, rt.keyring, rt.public_url)
+    return _ctx(rt, principal)
+
+
+def _ctx(rt: Runtime, principal: Principal) -> Ctx:
+    return Ctx(principal, view_of(rt, principal), rt.clock, rt.keyring, rt.public_url, Outbox(rt, principal))
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

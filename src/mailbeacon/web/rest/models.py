@@ -273,3 +273,39 @@ class Me(BaseModel):
     csrf_token: str | None = Field(
         default=None, description="a signed-in browser (session) sends it as X-CSRF-Token with every change"
     )
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+class SendIn(Model):
+    raw: str = Field(description="the message (RFC 5322), base64", min_length=1)
+    sender: str | None = Field(default=None, max_length=320, description="one of your addresses; default: your email")
+    recipients: list[Annotated[str, StringConstraints(max_length=320)]] | None = Field(
+        default=None, max_length=1000, description="envelope recipients; default: To, Cc and Bcc"
+    )
+    track: Literal["off", "opens", "clicks", "all"] | None = Field(default=None, description="this email only (R8)")
+    relay: bool = Field(
+        default=False, description="send the copies through your upstream server instead of returning them"
+    )
+
+
+class CopyOut(BaseModel):
+    address: str
+    recipient_id: int
+    field: str
+    relation: str
+    raw: str | None = Field(description="this recipient's copy (base64); null when relayed")
+    code: int | None = Field(default=None, description="the upstream's SMTP reply code when relayed")
+    reply: str | None = None
+
+
+class SendOut(BaseModel):
+    id: int
+    message_id: str
+    instrumented: bool
+    failure: str | None
+    notes: list[str]
+    tracking: dict[str, bool]
+    links: int
+    copies: list[CopyOut]
