@@ -34,6 +34,7 @@ class World:
     users: dict[str, int] = field(default_factory=dict)
     messages: dict[str, Seeded] = field(default_factory=dict)
     device: str = ""
+    mailbox: int = 0
     server: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
@@ -66,6 +67,8 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     w.messages["carol"] = seed_message(rt, ("dan@client.example",), user=rt.store.user(w.users["carol"]))
     w.messages["bert"] = seed_message(rt, ("erin@client.example",), user=rt.store.user(w.users["bert"]))
     w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
+    sealed = rt.credentials.encrypt("imap password")
+    w.mailbox = rt.store.add_mailbox(w.users["alice"], "imaps://alice@127.0.0.1:9", sealed, ["INBOX"], now).id
     env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp / "data"),
            "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off"}  # fmt: skip
     for k, v in settings.items():

@@ -23,6 +23,9 @@ EXAMPLES = 6
 #: checks that cannot hold for an operation, and why: a JSON schema cannot say "base64 of an RFC 5322
 #: message with recipients", so schema-valid bodies are mostly mail mailbeacon must refuse (400)
 UNDESCRIBABLE = {("POST", "/api/v1/messages"): [positive_data_acceptance]}
+#: operations not called here, and why: checking a mailbox dials out to its IMAP server, which for a
+#: generated mailbox is any host at all (the isolation walk and test_imap*.py cover it)
+NOT_CALLED = {("POST", "/api/v1/mailboxes/{mailbox_id}/check")}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,8 @@ def test_the_api_keeps_to_its_openapi_document(world: World, mode: GenerationMod
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
     for operation in operations:
+        if (operation.method.upper(), operation.path) in NOT_CALLED:
+            continue
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(

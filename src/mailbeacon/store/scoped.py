@@ -21,6 +21,7 @@ from ..model import ApiKey, Device, Message, Recipient, Reply, User, Workspace
 from ..stats import INT_FIELDS, Counts
 from . import schema as t
 from .hits import StoredVerdict
+from .mailboxes import Mailbox
 from .messages import _message, _recipient
 
 if TYPE_CHECKING:
@@ -273,6 +274,36 @@ class WorkspaceView:
 
     def add_pairing_code(self, user_id: int, code: str, kind: str, name: str, now: datetime, until: datetime) -> None:
         self._store.add_pairing_code(self.member(user_id).id, code, kind, name, now, until)
+
+    # -- mailboxes ----------------------------------------------------------------------------
+
+    def _boxes(self) -> Select[Any]:
+        q = select(t.mailboxes.c.id).join(t.users, t.users.c.id == t.mailboxes.c.user_id)
+        q = self._members(q)
+        if not self.whole_workspace:
+            q = q.where(t.mailboxes.c.user_id == self.user_id)
+        return q
+
+    def mailboxes(self) -> list[Mailbox]:
+        """The workspace's mailboxes (a member: their own)."""
+        with self._store.read() as conn:
+            ids = list(conn.execute(self._boxes().order_by(t.mailboxes.c.id)).scalars())
+        return [self._store.mailbox(i) for i in ids]
+
+    def mailbox(self, mailbox_id: int) -> Mailbox:
+        with self._store.read() as conn:
+            found = conn.execute(self._boxes().where(t.mailboxes.c.id == mailbox_id)).first()
+        if found is None:
+            raise NotFound(f"no mailbox {mailbox_id}")
+        return self._store.mailbox(mailbox_id)
+
+    def add_mailbox(
+        self, user_id: int, url: str, sealed_password: str, folders: Sequence[str], now: datetime
+    ) -> Mailbox:
+        return self._store.add_mailbox(self.member(user_id).id, url, sealed_password, folders, now)
+
+    def remove_mailbox(self, mailbox_id: int) -> None:
+        self._store.remove_mailbox(self.mailbox(mailbox_id).id)
 
 
 def _int_counts(row: Any) -> Counts:

@@ -20,7 +20,7 @@ from ...errors import MailbeaconError
 from ...intake import Intake
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
-from . import accounts, docs, messages, sending, workspace
+from . import accounts, docs, mailboxes, messages, sending, workspace
 from .models import Problem
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -89,7 +89,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
         redoc_url=None,
         responses=PROBLEM_RESPONSES,
     )
-    for module in (messages, sending, accounts, workspace):
+    for module in (messages, sending, accounts, workspace, mailboxes):
         app.include_router(module.router)
     docs.install(app)
     app.router.routes.extend(extra_routes)

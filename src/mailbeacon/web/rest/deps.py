@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from ...addresses import try_normalise
-from ...errors import AuthError, Forbidden, MailbeaconError
+from ...errors import AuthError, Forbidden, MailbeaconError, UpstreamPermanent
+from ...imap.watcher import CheckResult
 from ...instrumentation import Instrumented, instrument
 from ...runtime import Runtime
 from ...store import WorkspaceView
@@ -60,6 +61,26 @@ class Outbox:
         self._rt.store.update_message_outcome(result.message_id, outcome)
 
 
+class Mailroom:
+    """The principal's IMAP mailboxes: passwords sealed with the credentials key, a check now."""
+
+    def __init__(self, runtime: Runtime, view: WorkspaceView) -> None:
+        self._rt = runtime
+        self._view = view
+
+    def seal(self, password: str) -> str:
+        return self._rt.credentials.encrypt(password)
+
+    async def check(self, mailbox_id: int) -> CheckResult:
+        from ...imap import check_mailbox  # the IMAP client loads only when a mailbox is checked
+
+        box = await asyncio.to_thread(self._view.mailbox, mailbox_id)  # in scope, else NotFound
+        try:
+            return await check_mailbox(self._rt, box.id)
+        except AuthError as exc:  # the IMAP server refused the mailbox's login, not the caller's
+            raise UpstreamPermanent(f"the IMAP server refused the login of mailbox {box.id}: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Ctx:
     principal: Principal
@@ -68,6 +89,7 @@ class Ctx:
     keyring: Keyring
     public_url: str
     outbox: Outbox
+    mailroom: Mailroom
 
     def require_admin(self) -> None:
         """Admin-only actions (workspace settings, other members) are refused to members."""
@@ -89,7 +111,8 @@ def context(request: Request) -> Ctx:
 
 
 def _ctx(rt: Runtime, principal: Principal) -> Ctx:
-    return Ctx(principal, view_of(rt, principal), rt.clock, rt.keyring, rt.public_url, Outbox(rt, principal))
+    view = view_of(rt, principal)
+    return Ctx(principal, view, rt.clock, rt.keyring, rt.public_url, Outbox(rt, principal), Mailroom(rt, view))
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

@@ -309,3 +309,40 @@ class SendOut(BaseModel):
     tracking: dict[str, bool]
     links: int
     copies: list[CopyOut]
+
+
+# -- mailboxes --------------------------------------------------------------------------------
+
+
+PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+IMAP_URL = rf"^(imap|imaps|imap\+starttls)://[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:{PORT})?/?$"
+
+
+class MailboxIn(Model):
+    imap: str = Field(
+        pattern=IMAP_URL,
+        max_length=2000,
+        description="imaps://user@host:993 or imap://user@host:143 (STARTTLS if offered)",
+    )
+    password: str = Field(min_length=1, max_length=1000, description="stored encrypted")
+    folders: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=lambda: ["INBOX"], max_length=50
+    )
+
+
+class MailboxOut(BaseModel):
+    id: int
+    user_id: int
+    url: str = Field(description="without the password")
+    folders: list[str]
+    state: str = Field(description="new, connected, error or stopped")
+    last_error: str | None
+    last_ok_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class MailboxChecked(BaseModel):
+    messages: int
+    fetched: int
+    recorded: int
+    folders: dict[str, int]
