@@ -13,8 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from mailbeacon.errors import NotFound
 from mailbeacon.intake import Intake
 from mailbeacon.runtime import Runtime
+from mailbeacon.stats import Counts
+from mailbeacon.store import MessageFilter, WorkspaceView
 from mailbeacon.web.app import create_app
 from seeding import seed_account, seed_message
 
@@ -65,3 +68,44 @@ async def test_a_page_of_messages_costs_the_same_queries_for_3_or_30(
     event.remove(runtime.store.engine, "before_cursor_execute", count)
     assert per_page[0] == per_page[1], per_page
     assert per_page[1] <= 10, statements  # the key (BEGIN, look-up, last used), its user (2), the page (3)
+
+
+def test_the_scoped_view_filters_and_sums_on_both_databases(any_runtime: Runtime) -> None:
+    rt = any_runtime
+    alice = seed_account(rt)
+    carol = seed_account(rt, "carol@acme.test")
+    opened = seed_message(rt, user=alice)
+    bounced = seed_message(rt, user=alice)
+    theirs = seed_message(rt, user=carol)
+    rt.store.apply_deltas(
+        [
+            (
+                opened.recipients[0].id,
+                opened.message.id,
+                Counts(opens_human=2, first_open_at=rt.clock(), last_open_at=rt.clock()),
+            ),
+            (bounced.recipients[0].id, bounced.message.id, Counts(bounces=1, opens_machine=1)),
+        ]
+    )
+    admin = rt.store.scoped(alice.workspace_id, alice.id, whole_workspace=True)
+    member = rt.store.scoped(carol.workspace_id, carol.id, whole_workspace=False)
+
+    def ids(view: WorkspaceView, **f: Any) -> list[int]:
+        return [m.id for m in view.message_page(MessageFilter(**f), before_id=None, limit=10).messages]
+
+    assert ids(admin) == [theirs.message.id, bounced.message.id, opened.message.id]
+    assert ids(member) == [theirs.message.id]
+    assert ids(admin, opened=True) == [opened.message.id]
+    assert ids(admin, opened=False) == [theirs.message.id, bounced.message.id]
+    assert ids(admin, bounced=True) == [bounced.message.id]
+    assert ids(admin, sender="carol@acme.test") == [theirs.message.id]
+    (day,) = admin.daily(since=None, until=None, user_id=None)
+    assert day.day == rt.clock().strftime("%Y-%m-%d") and day.messages == 3
+    assert (day.counts.opens_human, day.counts.bounces, day.counts.opens_machine) == (2, 1, 1)
+    with pytest.raises(NotFound):
+        member.message(opened.message.id)
+    other_ws = rt.store.create_workspace("other", ["other.test"], rt.clock())
+    stranger = rt.store.scoped(other_ws.id, carol.id, whole_workspace=True)
+    assert ids(stranger) == [] and stranger.daily(since=None, until=None, user_id=None) == []
+    with pytest.raises(NotFound):
+        stranger.member(alice.id)
