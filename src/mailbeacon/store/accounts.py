@@ -239,7 +239,7 @@ class AccountsStore(StoreBase):
                 delete(t.api_tokens).where(t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id)
             ).rowcount
         if not n:
-            raise NotFound(f"no API key {token_id}")
+            raise NotFound(f"no API key {token_id} of this user (`mailbeacon token list EMAIL` lists them)")
 
     def user_for_api_token(self, token: str, now: datetime) -> User | None:
         h = token_hash(token)
