@@ -24,7 +24,7 @@ from mailbeacon.intake import Intake
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
 from mailbeacon.web.problems import STATUS, status_of
-from seeding import PASSWORD, seed_account
+from seeding import PASSWORD, open_token, seed_account
 from test_serve import free_port
 
 
@@ -47,6 +47,14 @@ def _mail(sender: str, to: str) -> str:
         '<html><body><p>See <a href="https://example.com/offer">the offer</a></p></body></html>', subtype="html"
     )
     return base64.b64encode(msg.as_bytes()).decode()
+
+
+def _reply_to(rfc_id: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "bob@client.example", "alice@acme.test", "Re: Proposal"
+    msg["Message-ID"], msg["In-Reply-To"], msg["References"] = "<walk-reply@client.example>", rfc_id, rfc_id
+    msg.set_content("Sounds good.")
+    return msg.as_bytes()
 
 
 #: a body that passes validation, per operation (so that the walk reaches the handler)
@@ -109,19 +117,33 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
             unknown = [p for p in params if p not in ids]
             assert not unknown, f"the isolation walk does not know what of A to put in {unknown} of {path}"
             url = path.format(**ids)
-            r = b.request(method, url, json=BODIES.get((method, path)))
+            body = BODIES.get((method, path))
+            if (method, path) == ("post", "/api/v1/self-view"):  # A's own pixel token, from B
+                body = {"token": open_token(w.rt, alice_msg, "bob@client.example")}
+            if (method, path) == ("post", "/api/v1/inbound"):  # a reply to A's message, posted by B
+                r = b.post(url, content=_reply_to(alice_msg.message.rfc_message_id))
+            else:
+                r = b.request(method, url, json=body)
             walked += 1
             assert r.status_code < 500, (method, path, r.text)
             if params:
                 assert r.status_code == 404, (method, url, r.status_code, r.text)
                 assert r.headers["content-type"] == "application/problem+json"
                 assert r.json()["code"] == "not_found"
+            elif path == "/api/v1/self-view":  # authenticated by the device's signature or cookie only
+                assert r.status_code == 401, r.text
+            elif path == "/api/v1/inbound":
+                assert r.status_code == 200 and r.json()["replies"] == [], r.text
             elif path != "/api/v1/devices/pair":
                 assert r.status_code < 300, (method, url, r.status_code, r.text)
             for text in secrets_of_a:
                 assert text not in r.text, (method, url, text)
     assert walked >= 18
     assert a_snapshot(w) == before
+    # the same reply from A's own side is A's: the inbound step of the walk could have found a leak
+    with w.client("alice") as a:
+        r = a.post("/api/v1/inbound", content=_reply_to(alice_msg.message.rfc_message_id))
+        assert r.status_code == 201 and [x["kind"] for x in r.json()["replies"]] == ["reply"], r.text
 
 
 def test_a_member_sees_their_own_mail_not_a_colleagues_nor_the_settings(world: World) -> None:
@@ -201,8 +223,11 @@ def test_message_list_filters_and_cursor_pages(world: World) -> None:
         assert len(first["items"]) == 1 and first["next_cursor"]
         second = alice.get("/api/v1/messages", params={"limit": 1, "cursor": first["next_cursor"]}).json()
         assert second["next_cursor"] is None and second["items"][0]["id"] < first["items"][0]["id"]
-        assert alice.get("/api/v1/messages", params={"opened": True}).json()["items"] == []
-        assert len(alice.get("/api/v1/messages", params={"opened": False}).json()["items"]) == 2
+        every = alice.get("/api/v1/messages").json()["items"]
+        read = {m["id"] for m in alice.get("/api/v1/messages", params={"opened": True}).json()["items"]}
+        unread = {m["id"] for m in alice.get("/api/v1/messages", params={"opened": False}).json()["items"]}
+        assert read == {m["id"] for m in every if m["numbers"]["opens"]} and read | unread == {m["id"] for m in every}
+        assert len(every) == 2 and not read & unread
         only = alice.get("/api/v1/messages", params={"sender": "carol@acme.test"}).json()["items"]
         assert [m["sender"] for m in only] == ["carol@acme.test"]
         assert alice.get("/api/v1/messages", params={"until": "2000-01-01T00:00:00Z"}).json()["items"] == []

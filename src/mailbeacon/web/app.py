@@ -20,7 +20,7 @@ from ..devices import SeenBeacons
 from ..intake import Intake
 from ..pipeline import Pipeline
 from ..runtime import Runtime
-from . import api, extension, inbound, signin_page
+from . import api, extension, signin_page
 from .body import JSON_LIMIT, BodyLimit
 from .principal import PrincipalEdge
 from .problems import PROBLEM_TYPE, problem_body
@@ -33,9 +33,7 @@ ROUTES = [
     Route("/healthz", api.healthz, methods=["GET"]),
     Route("/api/v1/devices/pair", extension.pair_with_code, methods=["POST", "OPTIONS"]),
     Route("/api/v1/devices/heartbeat", extension.heartbeat, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/self-view", api.self_view, methods=["POST", "OPTIONS"]),
     Route("/api/v1/self-view/check", extension.token_check, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/inbound", inbound.receive_inbound, methods=["POST"]),
     Route("/signin", signin_page.signin_form, methods=["GET"]),
     Route("/signin", signin_page.signin, methods=["POST"]),
     Route("/signout", signin_page.signout, methods=["POST"]),

@@ -21,7 +21,7 @@ from ...intake import Intake
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
 from . import accounts, docs, mailboxes, messages, sending, workspace
-from .models import Problem
+from .models import InboundOut, Problem, SelfViewIn
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     str(status): {"model": Problem, "description": text}
@@ -79,6 +79,52 @@ def _problems_in_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _documented_routes(app: FastAPI) -> None:
+    """The self-view beacon and inbound mail keep their Starlette handlers (they read the request
+    themselves); they are in the OpenAPI document all the same."""
+    from .. import api, inbound
+
+    app.add_api_route("/api/v1/self-view", api.self_view, methods=["OPTIONS"], include_in_schema=False)  # CORS
+    app.add_api_route(
+        "/api/v1/self-view",
+        api.self_view,
+        methods=["POST"],
+        tags=["devices"],
+        summary="The self-view beacon of a paired device",
+        status_code=204,
+        response_class=Response,
+        responses={204: {"description": "recorded"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SelfViewIn.model_json_schema()}},
+            }
+        },
+    )
+    app.add_api_route(
+        "/api/v1/inbound",
+        inbound.receive_inbound,
+        methods=["POST"],
+        tags=["messages"],
+        summary="An inbound message (reply, auto-reply, bounce) from an MTA or a provider's webhook",
+        response_class=Response,
+        responses={
+            200: {"model": InboundOut, "description": "recognised; nothing new to record"},
+            201: {"model": InboundOut, "description": "recorded"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "the raw message (RFC 5322), any content type; at most smtp_max_size bytes",
+                "content": {
+                    "message/rfc822": {"schema": {"type": "string"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
+
+
 def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute] = ()) -> FastAPI:
     app = FastAPI(
         title="mailbeacon",
@@ -91,6 +137,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
     )
     for module in (messages, sending, accounts, workspace, mailboxes):
         app.include_router(module.router)
+    _documented_routes(app)
     docs.install(app)
     app.router.routes.extend(extra_routes)
     app.add_exception_handler(MailbeaconError, _mailbeacon_error)

@@ -18,6 +18,7 @@ from ...switches import REASONS
 from .deps import CtxDep
 from .models import (
     DayNumbers,
+    IsoTime,
     MachineNumbers,
     MessageDetail,
     MessageHit,
@@ -118,8 +119,8 @@ def decode_cursor(cursor: str) -> int:
 async def list_messages(
     ctx: CtxDep,
     sender: Annotated[str | None, Query(max_length=320, description="the sender's address")] = None,
-    since: Annotated[datetime | None, Query(description="sent at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="sent before (ISO 8601)")] = None,
+    since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
+    until: Annotated[IsoTime | None, Query(description="sent before (ISO 8601)")] = None,
     opened: Annotated[bool | None, Query(description="opened by a person (or inferred: R5), or not")] = None,
     clicked: bool | None = None,
     replied: bool | None = None,
@@ -255,8 +256,8 @@ async def message_stats(ctx: CtxDep, message_id: MessageId, machine: Machine = T
 @router.get("/api/v1/stats/days", response_model=list[DayNumbers], tags=["statistics"])
 async def daily_stats(
     ctx: CtxDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
+    until: Annotated[IsoTime | None, Query(description="sent before (ISO 8601)")] = None,
     user_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     machine: Machine = True,
 ) -> list[DayNumbers]:
@@ -268,7 +269,10 @@ async def daily_stats(
 
 @router.get("/api/v1/stats/users", response_model=list[UserNumbers], tags=["statistics"])
 async def user_stats(
-    ctx: CtxDep, since: datetime | None = None, until: datetime | None = None, machine: Machine = True
+    ctx: CtxDep,
+    since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
+    until: Annotated[IsoTime | None, Query(description="sent before (ISO 8601)")] = None,
+    machine: Machine = True,
 ) -> list[UserNumbers]:
     """Per sender of the visible messages (a member: themself)."""
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 DeviceKind = Literal["extension", "dashboard", "other"]
 Role = Literal["admin", "member"]
+
+
+def _iso_only(value: object) -> object:
+    """Times in ISO 8601 only (pydantic would also take a number as a Unix time)."""
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("give the time in ISO 8601, e.g. 2026-12-01T00:00:00Z")
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class Model(BaseModel):
@@ -346,3 +359,34 @@ class MailboxChecked(BaseModel):
     fetched: int
     recorded: int
     folders: dict[str, int]
+
+
+# -- the routes kept from before v1's OpenAPI (documented here) ---------------------------------
+
+
+class SelfViewIn(BaseModel):
+    """A paired device is showing the message behind `token` now (see docs/api.md)."""
+
+    token: str = Field(description="the message's pixel token, as found in the message (with or without .gif)")
+    device: str | None = Field(default=None, description="the device id; without it, the device cookie is used")
+    ts: int | None = Field(default=None, description="Unix time in seconds, within 5 minutes of the server's clock")
+    sig: str | None = Field(default=None, description='base64url(HMAC-SHA256(secret, "device|token|ts"))')
+
+
+class InboundReply(BaseModel):
+    message: int
+    recipient: int | None
+    kind: str
+    from_: str = Field(alias="from")
+    at: datetime
+    other_address: bool
+    new: bool
+    detail: dict[str, object]
+
+
+class InboundOut(BaseModel):
+    message_id: str | None = Field(description="the Message-ID of the posted message")
+    machine_kind: str | None
+    matched: bool
+    reasons: list[list[str]] = Field(description="[code, text] pairs")
+    replies: list[InboundReply]
