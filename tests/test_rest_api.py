@@ -397,3 +397,20 @@ def test_mailboxes_add_check_state_remove(world: World) -> None:
         assert box["id"] in {m["id"] for m in b.get("/api/v1/mailboxes").json()}
         assert b.delete(f"/api/v1/mailboxes/{box['id']}").status_code == 204
         assert b.get(f"/api/v1/mailboxes/{box['id']}").status_code == 404
+
+
+def test_a_workspace_tracks_on_its_own_domain(world: World) -> None:
+    w = world
+    with w.client("bert") as b:
+        r = b.patch("/api/v1/workspace", json={"tracking_url": "https://T.beta.test/"})
+        assert r.status_code == 200 and r.json()["tracking_url"] == "https://t.beta.test"
+        out = b.post("/api/v1/messages", json={"raw": _mail("bert@beta.test", "ivy@client.example")}).json()
+        copy = base64.b64decode(out["copies"][0]["raw"]).decode()
+        pixel = re.search(r"https://t\.beta\.test(/o/[A-Za-z0-9_-]+\.gif)", copy)
+        assert pixel and "/c/" in copy and w.url not in copy
+        # the same server answers on that host (DNS and TLS point there)
+        gif = httpx.get(f"{w.url}{pixel.group(1)}", headers={"Host": "t.beta.test"})
+        assert gif.status_code == 200 and gif.headers["content-type"] == "image/gif"
+        assert b.patch("/api/v1/workspace", json={"tracking_url": "ftp://x"}).status_code == 422
+        back = b.patch("/api/v1/workspace", json={"tracking_url": ""}).json()
+        assert back["tracking_url"] == w.url

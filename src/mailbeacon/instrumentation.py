@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.header import decode_header, make_header
@@ -176,6 +176,13 @@ def unusable_reason(raw: bytes, heads: Message) -> str | None:
     return None
 
 
+def tracking_base(public_url: str, workspace_settings: Mapping[str, object]) -> str:
+    """Where a workspace's links and pixels point: its own tracking URL (`tracking_url`, a host of
+    the sender's domain served by this mailbeacon), else the server's `public_url`."""
+    own = workspace_settings.get("tracking_url")
+    return (own if isinstance(own, str) and own else public_url).rstrip("/")
+
+
 def new_message_id(sender: str) -> str:
     return f"<{secrets.token_hex(12)}.mb@{domain_of(sender) or 'mailbeacon.invalid'}>"
 
@@ -244,13 +251,14 @@ def instrument(
     server = {"track_opens": s.track_opens, "track_clicks": s.track_clicks, "track_replies": s.track_replies}
     choice = choose_tracking(server, workspace.settings, user.settings, override)
 
+    base = tracking_base(runtime.public_url, workspace.settings)
     options = rewrite.Options(
-        public_url=runtime.public_url,
+        public_url=base,
         opens=choice.opens,
         clicks=choice.clicks,
         decoy=s.decoy_link,
         rewrite_text=s.rewrite_text,
-        resolve=OwnUrlResolver(runtime.keyring, store, runtime.public_url),
+        resolve=OwnUrlResolver(runtime.keyring, store, base),
         message_id=new_message_id(sender_addr),
     )
     unusable = unusable_reason(raw, heads)
@@ -300,7 +308,6 @@ def instrument(
             for a in envelope
         ],
     )
-    base = runtime.public_url.rstrip("/")
     try:
         copies = tuple(
             Copy(

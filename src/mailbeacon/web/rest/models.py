@@ -250,11 +250,19 @@ class Switches(Model):
         )
 
 
+TRACKING_URL = (
+    r"^(https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?/?)?$"
+)
+
+
 class WorkspaceOut(BaseModel):
     id: int
     name: str
     domains: list[str]
     tracking: Switches
+    tracking_url: str = Field(
+        description="where this workspace's links and pixels point (its own host, or the server's)"
+    )
 
 
 DOMAIN = r"^@?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -264,6 +272,12 @@ Domain = Annotated[str, StringConstraints(pattern=DOMAIN, max_length=253)]
 class WorkspaceIn(Model):
     domains: list[Domain] | None = Field(default=None, max_length=100, description="the workspace's own domains")
     tracking: Switches | None = None
+    tracking_url: str | None = Field(
+        default=None,
+        pattern=TRACKING_URL,
+        max_length=300,
+        description="the workspace's own tracking host, e.g. https://t.acme.example (DNS and TLS to this server); '' for the server's",
+    )
 
 
 class MemberOut(BaseModel):

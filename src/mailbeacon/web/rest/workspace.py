@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from ...errors import Conflict
+from ...instrumentation import tracking_base
 from ...model import ROLE_ADMIN, Workspace
 from .accounts import member_out
 from .deps import CtxDep
@@ -29,13 +30,19 @@ def _merged(settings: Mapping[str, object], changes: Switches) -> dict[str, Any]
     return out
 
 
-def _workspace_out(w: Workspace) -> WorkspaceOut:
-    return WorkspaceOut(id=w.id, name=w.name, domains=list(w.domains), tracking=Switches.of(w.settings))
+def _workspace_out(w: Workspace, public_url: str) -> WorkspaceOut:
+    return WorkspaceOut(
+        id=w.id,
+        name=w.name,
+        domains=list(w.domains),
+        tracking=Switches.of(w.settings),
+        tracking_url=tracking_base(public_url, w.settings),
+    )
 
 
 @router.get("/api/v1/workspace", response_model=WorkspaceOut)
 async def get_workspace(ctx: CtxDep) -> WorkspaceOut:
-    return _workspace_out(await asyncio.to_thread(ctx.view.workspace))
+    return _workspace_out(await asyncio.to_thread(ctx.view.workspace), ctx.public_url)
 
 
 @router.patch("/api/v1/workspace", response_model=WorkspaceOut)
@@ -46,10 +53,14 @@ async def update_workspace(ctx: CtxDep, body: WorkspaceIn) -> WorkspaceOut:
 
     def change() -> Workspace:
         ws = ctx.view.workspace()
-        settings = _merged(ws.settings, body.tracking) if body.tracking is not None else None
+        settings = _merged(ws.settings, body.tracking) if body.tracking is not None else dict(ws.settings)
+        if "tracking_url" in body.model_fields_set:
+            settings.pop("tracking_url", None)
+            if body.tracking_url:
+                settings["tracking_url"] = body.tracking_url.rstrip("/").lower()
         return ctx.view.update_workspace(domains=domains, settings=settings)
 
-    return _workspace_out(await asyncio.to_thread(change))
+    return _workspace_out(await asyncio.to_thread(change), ctx.public_url)
 
 
 @router.get("/api/v1/workspace/members", response_model=list[MemberOut])
