@@ -162,13 +162,15 @@ def test_a_message_not_sent_is_not_listed_as_sent(cli: Run, tmp_path: Path) -> N
 def test_user_and_workspace_lists_are_tables(cli: Run) -> None:
     cli("workspace", "add", "acme", "--domain", "acme.test")
     cli("user", "add", "alice@acme.test", "--workspace", "acme")
+    cli("user", "add", "bob@acme.test", "--workspace", "acme")
     cli("workspace", "set", "acme", "--no-track-clicks")
     code, ws, _ = cli("workspace", "list")
     code, users, _ = cli("user", "list")
     for out in (ws, users):
         assert "{" not in out and "'" not in out
     assert "acme\tacme.test\tclicks off" in ws
-    assert "alice@acme.test\tacme\talice@acme.test\tno" in users
+    assert "alice@acme.test\tacme\talice@acme.test\tyes" in users  # the first user of a workspace is its admin
+    assert "bob@acme.test\tacme\tbob@acme.test\tno" in users
 
 
 def test_local_times_to_the_second_with_age() -> None:
