@@ -99,6 +99,7 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
         "device_id": w.device,
         "user_id": w.users["alice"],
         "mailbox_id": w.mailbox,
+        "address": "bob@client.example",
     }
     carol_msg = w.messages["carol"].message
     secrets_of_a = [

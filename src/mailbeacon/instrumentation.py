@@ -279,7 +279,7 @@ def instrument(
         "notes": notes,
         "pixel": prepared.pixel,
         "decoy": prepared.decoy,
-        "public_url": runtime.public_url,
+        "public_url": base,
     }
     stored, rows = store.create_message(
         workspace_id=workspace.id,

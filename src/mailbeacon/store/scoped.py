@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
+from ..diagnose.facts import Facts
 from ..errors import NotFound
 from ..model import ApiKey, Device, Message, Recipient, Reply, User, Workspace
 from ..stats import INT_FIELDS, Counts
@@ -177,6 +178,12 @@ class WorkspaceView:
         """Every hit of a message with its verdict, and the message's recipients."""
         msg = self.message(message_id)
         return self._store.recipients(msg.id), self._store.hits_with_verdicts(message_id=msg.id, limit=100_000)
+
+    def why_facts(self, message_id: int, address: str, *, public_url: str, settle_window: float) -> Facts:
+        """What the troubleshooting answer for one recipient is made of (diagnose/)."""
+        msg = self.message(message_id)
+        recipient = self._store.recipient_of(msg.id, address)
+        return self._store.why_facts(msg, recipient, public_url=public_url, settle_window=settle_window)
 
     def recipients(self, message_id: int) -> list[Recipient]:
         return self._store.recipients(self.message(message_id).id)

@@ -90,6 +90,7 @@ class Ctx:
     public_url: str
     outbox: Outbox
     mailroom: Mailroom
+    settle_window: float
 
     def require_admin(self) -> None:
         """Admin-only actions (workspace settings, other members) are refused to members."""
@@ -112,7 +113,16 @@ def context(request: Request) -> Ctx:
 
 def _ctx(rt: Runtime, principal: Principal) -> Ctx:
     view = view_of(rt, principal)
-    return Ctx(principal, view, rt.clock, rt.keyring, rt.public_url, Outbox(rt, principal), Mailroom(rt, view))
+    return Ctx(
+        principal,
+        view,
+        rt.clock,
+        rt.keyring,
+        rt.public_url,
+        Outbox(rt, principal),
+        Mailroom(rt, view),
+        rt.settings.settle_window,
+    )
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from ...diagnose import diagnose
 from ...model import Message, Recipient
 from ...reports import delivery
 from ...rewrite import clipped_by_gmail
@@ -31,6 +32,7 @@ from .models import (
     TimelineHit,
     TimelineReply,
     UserNumbers,
+    WhyAnswer,
 )
 
 router = APIRouter(tags=["messages"])
@@ -203,6 +205,23 @@ async def recipient_timeline(ctx: CtxDep, message_id: MessageId, recipient_id: R
                 for r in replies
             ],
         )
+
+    return await asyncio.to_thread(load)
+
+
+@router.get(
+    "/api/v1/messages/{message_id}/recipients/{address}/why",
+    response_model=WhyAnswer,
+    summary="Why these numbers: the troubleshooting answer for one recipient",
+)
+async def recipient_why(
+    ctx: CtxDep, message_id: MessageId, address: Annotated[str, Path(max_length=320)]
+) -> dict[str, Any]:
+    """The same answer as `mailbeacon why MESSAGE ADDRESS --json` (R10)."""
+
+    def load() -> dict[str, Any]:
+        facts = ctx.view.why_facts(message_id, address, public_url=ctx.public_url, settle_window=ctx.settle_window)
+        return diagnose(facts, ctx.clock()).as_json()
 
     return await asyncio.to_thread(load)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -159,6 +159,27 @@ class Timeline(BaseModel):
     recipient: RecipientNumbers
     hits: list[TimelineHit]
     replies: list[TimelineReply]
+
+
+class WhyLine(BaseModel):
+    item: int | None = Field(description="the checklist item (1-10); null for a note")
+    code: str = Field(description="stable, for programs")
+    status: Literal["ok", "problem", "unknown"]
+    text: str
+    todo: str | None
+    facts: dict[str, Any]
+
+
+class WhyAnswer(BaseModel):
+    """The troubleshooting answer for one recipient (docs/troubleshooting.md)."""
+
+    message_id: int
+    rfc_message_id: str
+    subject: str
+    recipient: str
+    summary: str
+    notes: list[WhyLine]
+    checklist: list[WhyLine]
 
 
 # -- statistics -------------------------------------------------------------------------------
