@@ -44,7 +44,7 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
         "tracking_off": [REASONS.get(str(code), str(code)) for code in _codes(message.tracking.get("reasons"))],
         "delivery": delivery(message.outcome, len(recipients)),
         "outcome": dict(message.outcome),
-        "untracked": _untracked(message.outcome),
+        "untracked": untracked(message.outcome),
         "pending_hits": sum(sum(p.values()) for p in provisional.values()),
         "html_bytes": size,
         "clipped_by_gmail": clipped_by_gmail(size),
@@ -53,7 +53,7 @@ def message_report(store: Store, message: Message) -> dict[str, Any]:
     }
 
 
-def _untracked(outcome: Mapping[str, object]) -> str | None:
+def untracked(outcome: Mapping[str, object]) -> str | None:
     """Why the message went out as written, nothing tracked (None when it was instrumented)."""
     failure = outcome.get("failure")
     return f"Sent as written, nothing tracked: {failure_reason(failure)}." if isinstance(failure, str) else None

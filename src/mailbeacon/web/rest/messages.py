@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 
 from ...diagnose import diagnose
 from ...model import Message, Recipient
-from ...reports import delivery
+from ...reports import delivery, untracked
 from ...rewrite import clipped_by_gmail
 from ...stats import Counts
 from ...store import MessageFilter, StoredVerdict
@@ -169,6 +169,7 @@ async def get_message(ctx: CtxDep, message_id: MessageId) -> MessageDetail:
         return MessageDetail(
             **base.model_dump(),
             tracking_off=[REASONS.get(str(c), str(c)) for c in (reasons if isinstance(reasons, list) else [])],
+            untracked=untracked(msg.outcome),
             delivery={k: str(v) for k, v in delivery(msg.outcome, len(rcpts)).items()},
             html_bytes=html_bytes,
             clipped_by_gmail=clipped_by_gmail(html_bytes),

@@ -116,6 +116,9 @@ class MessagePageOut(BaseModel):
 
 class MessageDetail(MessageSummary):
     tracking_off: list[str]
+    untracked: str | None = Field(
+        description="why the message went out as written, nothing tracked; null if instrumented"
+    )
     delivery: dict[str, str]
     html_bytes: int
     clipped_by_gmail: bool
