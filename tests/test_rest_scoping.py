@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from mailbeacon.errors import NotFound
 from mailbeacon.intake import Intake
+from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
 from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts
 from mailbeacon.store import MessageFilter, WorkspaceView
@@ -109,3 +110,39 @@ def test_the_scoped_view_filters_and_sums_on_both_databases(any_runtime: Runtime
     assert ids(stranger) == [] and stranger.daily(since=None, until=None, user_id=None) == []
     with pytest.raises(NotFound):
         stranger.member(alice.id)
+
+
+async def test_a_recipients_timeline_has_every_hit_with_its_verdict_and_every_reply(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    rt = runtime
+    user = seed_account(rt)
+    rt.store.add_api_token(user.id, "mbt_timeline", "t", rt.clock())
+    s = seed_message(rt, user=user)
+    bob = s.recipients[0]
+    hit = Hit(uid="h1", kind=HitKind.OPEN, workspace_id=s.workspace.id, message_id=s.message.id,
+              recipient_id=bob.id, at=rt.clock(), ip="66.249.84.1", user_agent="GoogleImageProxy")  # fmt: skip
+    rt.store.insert_hits([hit])
+    (stored,) = [sv.hit for sv in rt.store.hits_with_verdicts(message_id=s.message.id)]
+    verdict = Verdict(
+        VerdictClass.HUMAN, (Reason("gmail-proxy", "Gmail's image proxy fetched it for a reader"),), "gmail_proxy"
+    )
+    rt.store.save_verdicts([(stored, verdict, None)], rt.clock())
+    reply = Reply(message_id=s.message.id, recipient_id=bob.id, rfc_message_id="<r1@client.example>",
+                  kind=ReplyKind.AUTO_REPLY, from_address=bob.address, at=rt.clock(), source="api")  # fmt: skip
+    rt.store.insert_replies([reply], rt.clock())
+    r = await client.get(
+        f"/api/v1/messages/{s.message.id}/recipients/{bob.id}", headers={"Authorization": "Bearer mbt_timeline"}
+    )
+    assert r.status_code == 200, r.text
+    t = r.json()
+    (h,) = t["hits"]
+    assert (h["kind"], h["verdict"], h["subtype"], h["settled"]) == ("open", "human", "gmail_proxy", True)
+    assert h["reasons"] == [{"code": "gmail-proxy", "text": "Gmail's image proxy fetched it for a reader"}]
+    assert [x["kind"] for x in t["replies"]] == ["auto_reply"] and t["recipient"]["address"] == bob.address
+    other = seed_message(rt, ("zed@client.example",), user=user)
+    r = await client.get(
+        f"/api/v1/messages/{s.message.id}/recipients/{other.recipients[0].id}",
+        headers={"Authorization": "Bearer mbt_timeline"},
+    )
+    assert r.status_code == 404  # a recipient of another message
