@@ -28,6 +28,7 @@ from ..model import Device
 from ..runtime import Runtime
 from ..tokens import InvalidToken
 from .api import CORS, _json, _unix_time
+from .principal import device_token
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -78,6 +79,7 @@ async def pair_with_code(request: Request) -> Response:
         {
             "device_id": dev.public_id,
             "secret": device_secret(rt.keyring, dev.public_id),
+            "token": device_token(rt.keyring, dev.public_id),  # its API credential (principal.py)
             "user": user.email,
             "cookie": {"name": DEVICE_COOKIE, "value": cookie},
         },

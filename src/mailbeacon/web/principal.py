@@ -41,6 +41,10 @@ DEVICE_TOKEN_PREFIX = "mbd_"
 SESSION_COOKIE = "mb_session"
 SESSION_PURPOSE = "dashboard-session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: routes a device authenticates itself (signature, cookie or pairing code), never by a session
+SELF_AUTHENTICATED = frozenset(
+    ("/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/pair", "/api/v1/devices/heartbeat")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +143,10 @@ def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str:
 
 
 def _needs_csrf(scope: Scope) -> bool:
-    """A change through the API (the sign-out form checks its own field; the self-view beacon is
-    authenticated by the device's own cookie or signature, not by the session)."""
+    """A change through the API (the sign-out form checks its own field; the routes a device
+    authenticates itself are not changes by the session)."""
     path = str(scope["path"])
-    return scope["method"] not in SAFE_METHODS and path.startswith("/api/") and path != "/api/v1/self-view"
+    return scope["method"] not in SAFE_METHODS and path.startswith("/api/") and path not in SELF_AUTHENTICATED
 
 
 class PrincipalEdge:

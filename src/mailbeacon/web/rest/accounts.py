@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from ...devices import PAIRING_CODE_LIFETIME, device_secret, new_pairing_code
 from ...model import ApiKey, Device, User
