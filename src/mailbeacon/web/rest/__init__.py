@@ -135,8 +135,15 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
         redoc_url=None,
         responses=PROBLEM_RESPONSES,
     )
-    for module in (messages, sending, accounts, workspace, mailboxes):
-        app.include_router(module.router)
+    for router in (
+        messages.router,
+        sending.router,
+        messages.stats_router,
+        accounts.router,
+        workspace.router,
+        mailboxes.router,
+    ):
+        app.include_router(router)
     _documented_routes(app)
     docs.install(app)
     app.router.routes.extend(extra_routes)

@@ -36,6 +36,7 @@ from .models import (
 )
 
 router = APIRouter(tags=["messages"])
+stats_router = APIRouter(tags=["statistics"])
 MAX_LIMIT = 200
 MessageId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 RecipientId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -264,7 +265,7 @@ async def message_hits(ctx: CtxDep, message_id: MessageId) -> list[MessageHit]:
 Machine = Annotated[bool, Query(description="include machine events (prefetches, scanners) in `machine`")]
 
 
-@router.get("/api/v1/stats/messages/{message_id}", response_model=Numbers, tags=["statistics"])
+@stats_router.get("/api/v1/stats/messages/{message_id}", response_model=Numbers, summary="A message's numbers")
 async def message_stats(ctx: CtxDep, message_id: MessageId, machine: Machine = True) -> Numbers:
     def load() -> Numbers:
         rcpts, counts, _ = ctx.view.counts(message_id)
@@ -273,7 +274,7 @@ async def message_stats(ctx: CtxDep, message_id: MessageId, machine: Machine = T
     return await asyncio.to_thread(load)
 
 
-@router.get("/api/v1/stats/days", response_model=list[DayNumbers], tags=["statistics"])
+@stats_router.get("/api/v1/stats/days", response_model=list[DayNumbers], summary="Numbers per day")
 async def daily_stats(
     ctx: CtxDep,
     since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
@@ -287,7 +288,7 @@ async def daily_stats(
     return [DayNumbers(day=d.day, messages=d.messages, numbers=numbers([d.counts], machine=machine)) for d in days]
 
 
-@router.get("/api/v1/stats/users", response_model=list[UserNumbers], tags=["statistics"])
+@stats_router.get("/api/v1/stats/users", response_model=list[UserNumbers], summary="Numbers per sender")
 async def user_stats(
     ctx: CtxDep,
     since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
