@@ -16,6 +16,7 @@ from sqlalchemy import event
 from mailbeacon.errors import NotFound
 from mailbeacon.intake import Intake
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.stats import Counts
 from mailbeacon.store import MessageFilter, WorkspaceView
@@ -41,7 +42,7 @@ def test_route_modules_cannot_reach_the_unscoped_store() -> None:
 async def client(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     intake.start(asyncio.get_running_loop())
-    transport = httpx.ASGITransport(app=create_app(runtime, intake))
+    transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime)))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as c:
         yield c
     await intake.stop()
@@ -78,16 +79,18 @@ def test_the_scoped_view_filters_and_sums_on_both_databases(any_runtime: Runtime
     opened = seed_message(rt, user=alice)
     bounced = seed_message(rt, user=alice)
     theirs = seed_message(rt, user=carol)
-    rt.store.apply_deltas(
-        [
-            (
-                opened.recipients[0].id,
-                opened.message.id,
-                Counts(opens_human=2, first_open_at=rt.clock(), last_open_at=rt.clock()),
-            ),
-            (bounced.recipients[0].id, bounced.message.id, Counts(bounces=1, opens_machine=1)),
-        ]
-    )
+    with rt.store.tx() as c:  # counters as the pipeline leaves them (its one writer, store-private)
+        rt.store._apply_deltas(
+            c,
+            [
+                (
+                    opened.recipients[0].id,
+                    opened.message.id,
+                    Counts(opens_human=2, first_open_at=rt.clock(), last_open_at=rt.clock()),
+                ),
+                (bounced.recipients[0].id, bounced.message.id, Counts(bounces=1, opens_machine=1)),
+            ],
+        )
     admin = rt.store.scoped(alice.workspace_id, alice.id, whole_workspace=True)
     member = rt.store.scoped(carol.workspace_id, carol.id, whole_workspace=False)
 
@@ -127,10 +130,10 @@ async def test_a_recipients_timeline_has_every_hit_with_its_verdict_and_every_re
     verdict = Verdict(
         VerdictClass.HUMAN, (Reason("gmail-proxy", "Gmail's image proxy fetched it for a reader"),), "gmail_proxy"
     )
-    rt.store.save_verdicts([(stored, verdict, None)], rt.clock())
+    rt.store.record_verdicts([(stored, verdict, None)], rt.clock(), [])
     reply = Reply(message_id=s.message.id, recipient_id=bob.id, rfc_message_id="<r1@client.example>",
                   kind=ReplyKind.AUTO_REPLY, from_address=bob.address, at=rt.clock(), source="api")  # fmt: skip
-    rt.store.insert_replies([reply], rt.clock())
+    rt.store.add_replies([reply], rt.clock(), lambda _r: None)
     r = await client.get(
         f"/api/v1/messages/{s.message.id}/recipients/{bob.id}", headers={"Authorization": "Bearer mbt_timeline"}
     )

@@ -203,7 +203,6 @@ class Workspace:
 
 ROLE_ADMIN = "admin"
 ROLE_MEMBER = "member"
-ROLES = (ROLE_ADMIN, ROLE_MEMBER)
 
 
 @dataclass(frozen=True, slots=True)

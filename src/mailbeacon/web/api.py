@@ -23,8 +23,6 @@ from ..signature_watch import status as signature_status
 from ..tokens import InvalidToken
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
-DEVICE_KINDS = ("extension", "dashboard", "other")
-MAX_LIMIT = 500
 #: what a device id can look like (ids are made by `add_device`); anything else is not looked up
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 CORS = {

@@ -21,7 +21,8 @@ from ...intake import Intake
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
 from . import accounts, docs, mailboxes, messages, sending, workspace
-from .models import InboundOut, Problem, SelfViewIn
+from .mail_models import InboundOut, SelfViewIn
+from .models import Problem
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     str(status): {"model": Problem, "description": text}

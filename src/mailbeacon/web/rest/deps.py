@@ -18,6 +18,7 @@ from ...addresses import try_normalise
 from ...errors import AuthError, Forbidden, MailbeaconError, UpstreamPermanent
 from ...imap.watcher import CheckResult
 from ...instrumentation import Instrumented, instrument
+from ...pipeline import Pipeline
 from ...runtime import Runtime
 from ...store import WorkspaceView
 from ...tokens import Keyring
@@ -64,9 +65,10 @@ class Outbox:
 class Mailroom:
     """The principal's IMAP mailboxes: passwords sealed with the credentials key, a check now."""
 
-    def __init__(self, runtime: Runtime, view: WorkspaceView) -> None:
+    def __init__(self, runtime: Runtime, view: WorkspaceView, pipeline: Pipeline) -> None:
         self._rt = runtime
         self._view = view
+        self._pipeline = pipeline
 
     def seal(self, password: str) -> str:
         return self._rt.credentials.encrypt(password)
@@ -76,7 +78,7 @@ class Mailroom:
 
         box = await asyncio.to_thread(self._view.mailbox, mailbox_id)  # in scope, else NotFound
         try:
-            return await check_mailbox(self._rt, box.id)
+            return await check_mailbox(self._pipeline, box.id)
         except AuthError as exc:  # the IMAP server refused the mailbox's login, not the caller's
             raise UpstreamPermanent(f"the IMAP server refused the login of mailbox {box.id}: {exc}") from None
 
@@ -108,10 +110,10 @@ def context(request: Request) -> Ctx:
     if principal is None:
         raise AuthError("authentication required: send an API key as `Authorization: Bearer <key>`")
     rt = _runtime(request)
-    return _ctx(rt, principal)
+    return _ctx(rt, principal, request.app.state.pipeline)
 
 
-def _ctx(rt: Runtime, principal: Principal) -> Ctx:
+def _ctx(rt: Runtime, principal: Principal, pipeline: Pipeline) -> Ctx:
     view = view_of(rt, principal)
     return Ctx(
         principal,
@@ -120,7 +122,7 @@ def _ctx(rt: Runtime, principal: Principal) -> Ctx:
         rt.keyring,
         rt.public_url,
         Outbox(rt, principal),
-        Mailroom(rt, view),
+        Mailroom(rt, view, pipeline),
         rt.settings.settle_window,
     )
 

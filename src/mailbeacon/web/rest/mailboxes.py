@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from ...imap import parse_url
 from ...store.mailboxes import Mailbox
 from .deps import CtxDep
-from .models import MailboxChecked, MailboxIn, MailboxOut
+from .mail_models import MailboxChecked, MailboxIn, MailboxOut
 
 router = APIRouter(tags=["mailboxes"])
 MailboxId = Annotated[int, Path(ge=1, le=2**31)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from ...errors import InvalidInput
 from .deps import CtxDep
-from .models import CopyOut, SendIn, SendOut
+from .mail_models import CopyOut, SendIn, SendOut
 
 router = APIRouter(tags=["messages"])
 
