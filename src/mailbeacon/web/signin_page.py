@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import AuthError, MailbeaconError
 from ..runtime import Runtime
-from .auth import password_user
+from .auth import client_of, password_user
 from .principal import SESSION_COOKIE, SESSION_PURPOSE, Principal, csrf_ok, csrf_token
 from .problems import status_of
 from .rest.docs import SECURITY_HEADERS
@@ -97,11 +97,11 @@ async def signin(request: Request) -> Response:
     if not expected or not hmac.compare_digest(expected, given):
         return _with_form_cookie(rt, "The form expired or came from another site: sign in again.", 403)
     email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1024]
-    client = request.client.host if request.client else ""
+    client = client_of(request)
     now = rt.clock()
     agent = request.headers.get("user-agent", "")[:120] or "browser"
     try:
-        user = await asyncio.to_thread(password_user, rt, email, password, client)
+        user = await asyncio.to_thread(password_user, rt, email, password, client, "dashboard")
     except MailbeaconError as exc:
         status = status_of(exc)[0]
         if not isinstance(exc, AuthError) and status != 429:
