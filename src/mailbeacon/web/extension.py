@@ -28,7 +28,7 @@ from ..model import Device
 from ..runtime import Runtime
 from ..tokens import InvalidToken
 from .api import CORS, _json, _unix_time
-from .principal import device_token
+from .principal import device_token, set_device_cookie
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -86,15 +86,7 @@ async def pair_with_code(request: Request) -> Response:
         status_code=201,
         headers=CORS,
     )
-    secure = rt.public_url.startswith("https://")
-    resp.set_cookie(
-        DEVICE_COOKIE,
-        cookie,
-        max_age=10 * 365 * 86400,
-        httponly=True,
-        secure=secure,
-        samesite="none" if secure else "lax",
-    )
+    set_device_cookie(resp, rt.keyring, rt.public_url, dev.public_id)
     return resp
 
 

@@ -33,7 +33,7 @@ from ..store import WorkspaceView
 from ..tokens import Keyring, b64encode
 from .auth import _basic, _bearer
 from .problems import problem_for
-from .tracking import ASGIApp, Receive, Scope, Send
+from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE, ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("mailbeacon.web")
 
@@ -82,6 +82,22 @@ def view_of(runtime: Runtime, principal: Principal) -> WorkspaceView:
 
 def device_token(keyring: Keyring, public_id: str) -> str:
     return f"{DEVICE_TOKEN_PREFIX}{public_id}.{device_secret(keyring, public_id)}"
+
+
+def set_device_cookie(response: Any, keyring: Keyring, public_url: str, public_id: str) -> str:
+    """Sign the paired-device cookie and set it on a Starlette `response`: cross-site (so that it goes
+    with pixels on webmail pages) only over https, `SameSite=None; Secure`; else `Lax`. Returns it."""
+    cookie = keyring.sign_value(DEVICE_COOKIE_PURPOSE, public_id)
+    secure = public_url.startswith("https://")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        cookie,
+        max_age=10 * 365 * 86400,
+        httponly=True,
+        secure=secure,
+        samesite="none" if secure else "lax",
+    )
+    return cookie
 
 
 def _device(runtime: Runtime, token: str) -> Principal:

@@ -27,10 +27,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..errors import AuthError, MailbeaconError
 from ..runtime import Runtime
 from .auth import client_of, password_user
-from .principal import SESSION_COOKIE, SESSION_PURPOSE, Principal, csrf_ok, csrf_token
+from .principal import SESSION_COOKIE, SESSION_PURPOSE, Principal, csrf_ok, csrf_token, set_device_cookie
 from .problems import status_of
 from .rest.docs import SECURITY_HEADERS
-from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
 
 FORM_CSRF_COOKIE = "mb_csrf"
 SESSION_DAYS = 30
@@ -116,15 +115,7 @@ async def signin(request: Request) -> Response:
     secure = _secure(rt)
     session = rt.keyring.sign_value(SESSION_PURPOSE, dev.public_id)
     resp.set_cookie(SESSION_COOKIE, session, max_age=SESSION_DAYS * 86400, httponly=True, secure=secure, samesite="lax")
-    device_cookie = rt.keyring.sign_value(DEVICE_COOKIE_PURPOSE, dev.public_id)
-    resp.set_cookie(
-        DEVICE_COOKIE,
-        device_cookie,
-        max_age=10 * 365 * 86400,
-        httponly=True,
-        secure=secure,
-        samesite="none" if secure else "lax",
-    )
+    set_device_cookie(resp, rt.keyring, rt.public_url, dev.public_id)
     resp.delete_cookie(FORM_CSRF_COOKIE)
     return resp
 

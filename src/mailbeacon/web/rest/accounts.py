@@ -10,8 +10,8 @@ from fastapi import APIRouter, Path, Request, Response
 from ...devices import PAIRING_CODE_LIFETIME, device_secret, new_pairing_code
 from ...model import ApiKey, Device, User
 from ...passwords import new_api_token
-from ..principal import SESSION_COOKIE, csrf_token, device_token
-from ..tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE
+from ..principal import SESSION_COOKIE, csrf_token, device_token, set_device_cookie
+from ..tracking import DEVICE_COOKIE
 from .deps import Ctx, CtxDep
 from .models import (
     ApiKeyCreated,
@@ -93,16 +93,7 @@ def _device_out(d: Device) -> DeviceOut:
 
 def paired(ctx: Ctx, dev: Device, response: Response) -> DevicePaired:
     """The answer to a pairing, with the device cookie for a browser (its pixel loads are self)."""
-    cookie = ctx.keyring.sign_value(DEVICE_COOKIE_PURPOSE, dev.public_id)
-    secure = ctx.public_url.startswith("https://")
-    response.set_cookie(
-        DEVICE_COOKIE,
-        cookie,
-        max_age=10 * 365 * 86400,
-        httponly=True,
-        secure=secure,
-        samesite="none" if secure else "lax",
-    )
+    cookie = set_device_cookie(response, ctx.keyring, ctx.public_url, dev.public_id)
     return DevicePaired(
         device_id=dev.public_id,
         secret=device_secret(ctx.keyring, dev.public_id),
