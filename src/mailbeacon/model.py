@@ -290,3 +290,40 @@ class Reply:
     source: str = "imap"
     mailbox_id: int | None = None
     id: int | None = None
+
+
+class EventKind(StrEnum):
+    """What an event of the outbox tells (docs/webhooks.md). Machine and self hits make none."""
+
+    #: a counted open (the first and every repeat; `data["count"]` is the recipient's counted opens)
+    OPEN = "open"
+    #: a counted click (`data["link"]`, `data["url"]`)
+    CLICK = "click"
+    #: a person's reply (R5: also proves an open)
+    REPLY = "reply"
+    #: an out-of-office or other automatic answer
+    AUTO_REPLY = "auto_reply"
+    #: a delivery failure: a DSN, or a provider's bounce or complaint (`data["provider"]`)
+    BOUNCE = "bounce"
+    #: an open known only from a click or a reply while the pixel was blocked (R5)
+    OPEN_INFERRED = "open_inferred"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the outbox: written in the transaction that made it true, read from a cursor.
+
+    `key` names its cause (`"hit:42"`, `"reply:7"`): writing the same cause twice stores one
+    event. `id` is the outbox position: the stream's event id and every consumer's cursor.
+    """
+
+    kind: EventKind
+    workspace_id: int
+    user_id: int
+    message_id: int
+    recipient_id: int | None
+    at: datetime
+    key: str
+    data: Mapping[str, object] = field(default_factory=dict)
+    id: int | None = None
+    created_at: datetime | None = None

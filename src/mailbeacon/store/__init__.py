@@ -19,6 +19,7 @@ from .accounts import AccountsStore
 from .base import make_engine
 from .counts import CountsStore
 from .diagnostics import DiagnosticsStore
+from .events import EventsStore
 from .hits import STATE_FAILED, STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
 from .leases import LeasesStore
 from .linkbook import LinkBook
@@ -41,6 +42,7 @@ class Store(
     LeasesStore,
     RepliesStore,
     MailboxesStore,
+    EventsStore,
 ):
     """All of the store's parts on one connection pool.
 

@@ -299,6 +299,25 @@ link_counters = Table(
     Column("clicks_scanner", Integer, nullable=False, default=0),
 )
 
+# The outbox (docs/webhooks.md): one row per thing a person or a program is told, written in the
+# transaction that made it true; webhooks, the live stream and notifications read it from a cursor.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("key", String(80), nullable=False, unique=True),  # its cause: "hit:<id>", "reply:<id>"
+    Column("kind", String(20), nullable=False),
+    Column("workspace_id", Integer, nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("recipient_id", BigInteger, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_events_workspace_id_id", "workspace_id", "id"),
+    Index("ix_events_user_id_id", "user_id", "id"),
+)
+
 mailboxes = Table(
     "mailboxes",
     metadata,
