@@ -19,6 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.routing import Mount, Route
 
 from conftest import FakeClock, wait_stored
 from mailbeacon.devices import sign_beacon
@@ -223,7 +224,10 @@ def api_routes() -> list[tuple[str, tuple[str, ...]]]:
     app = build_api(cast(Runtime, None), cast(Intake, None), ROUTES)  # only its routes are read
     documented = [(path, tuple(sorted(m.upper() for m in ops))) for path, ops in app.openapi()["paths"].items()]
     pages = [("/api/v1/openapi.json", ("GET",)), ("/api/v1/docs", ("GET",)), ("/api/v1/self-view", ("OPTIONS",))]
-    return documented + pages + [(r.path, tuple(sorted(r.methods or ()))) for r in ROUTES]
+    static = [(f"{r.path}/{{name}}", ("GET",)) for r in ROUTES if isinstance(r, Mount)]  # the dashboard's files
+    return (
+        documented + pages + static + [(r.path, tuple(sorted(r.methods or ()))) for r in ROUTES if isinstance(r, Route)]
+    )
 
 
 def all_routes() -> list[tuple[str, tuple[str, ...]]]:

@@ -267,3 +267,28 @@ def message_view(recipients: list[dict[str, Any]]) -> dict[str, Any]:
     totals["hits"] = hits
     totals["links"] = links
     return totals
+
+
+def glance(c: Counts) -> tuple[str, str]:
+    """A recipient's state at a glance, strongest first: (code, label) — "replied", "Opened 3×" ...
+
+    Only machines so far: something fetched the pixel or the links (a scanner, a prefetch, a
+    preview) but no person has been seen — the email may be unread or held by a security gateway.
+    """
+    if c.bounces:
+        return "bounced", "Bounced"
+    if c.replies:
+        return "replied", "Replied"
+    if c.clicks:
+        return "clicked", f"Clicked {c.clicks}×" if c.clicks > 1 else "Clicked"
+    if c.opens:
+        return "opened", f"Opened {c.opens}×"
+    if c.hits_machine_open + c.hits_scanner + c.hits_preview + c.hits_unknown:
+        return "machines", "Only machines so far"
+    return "sent", "Sent"
+
+
+def last_activity(c: Counts) -> datetime | None:
+    """When a person last did something with the email (open, click, reply); None: nothing yet."""
+    times = [t for t in (c.last_open_at if c.opens_human else None, c.last_click_at, c.first_reply_at) if t]
+    return max(times) if times else None

@@ -20,7 +20,7 @@ from ..devices import SeenBeacons
 from ..intake import Intake
 from ..pipeline import Pipeline
 from ..runtime import Runtime
-from . import api, extension, signin_page
+from . import api, dashboard, extension, signin_page
 from .body import JSON_LIMIT, BodyLimit
 from .principal import PrincipalEdge
 from .problems import PROBLEM_TYPE, problem_body
@@ -37,6 +37,7 @@ ROUTES = [
     Route("/signin", signin_page.signin_form, methods=["GET"]),
     Route("/signin", signin_page.signin, methods=["POST"]),
     Route("/signout", signin_page.signout, methods=["POST"]),
+    *dashboard.ROUTES,
 ]
 
 

@@ -35,9 +35,11 @@ FORM_CSRF_COOKIE = "mb_csrf"
 SESSION_DAYS = 30
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · mailbeacon</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main>
-<h1>mailbeacon</h1>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/app/static/app.css"></head>
+<body><header class="top"><a class="brand" href="/app">mailbeacon</a></header>
+<main id="main" class="signin">
+<h1>Sign in</h1>
 {body}
 </main></body></html>
 """
@@ -56,20 +58,29 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(PAGE.format(body=body), status_code=status, headers=SECURITY_HEADERS)
 
 
-def _form(token: str, message: str = "") -> str:
-    note = f'<p role="alert">{html.escape(message)}</p>' if message else ""
+def safe_next(target: str) -> str:
+    """Where to go after signing in: a path on this server (never another site), else the dashboard."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and len(target) < 2000:
+        return target if all(32 < ord(ch) < 127 for ch in target) else "/app"
+    return "/app"
+
+
+def _form(token: str, message: str = "", next_path: str = "/app") -> str:
+    note = f'<p class="alert" role="alert">{html.escape(message)}</p>' if message else ""
     return (
-        f"{note}<form method=post action=/signin>"
+        f"{note}<form class=card method=post action=/signin>"
         f'<input type=hidden name=csrf value="{html.escape(token)}">'
-        "<p><label>Email <input name=email type=email autocomplete=username required></label></p>"
-        "<p><label>Password <input name=password type=password autocomplete=current-password required></label></p>"
+        f'<input type=hidden name=next value="{html.escape(next_path)}">'
+        "<p><label for=email>Email</label><input id=email name=email type=email autocomplete=username required></p>"
+        "<p><label for=password>Password</label>"
+        "<input id=password name=password type=password autocomplete=current-password required></p>"
         "<p><button>Sign in</button></p></form>"
     )
 
 
-def _with_form_cookie(rt: Runtime, message: str = "", status: int = 200) -> Response:
+def _with_form_cookie(rt: Runtime, message: str = "", status: int = 200, next_path: str = "/app") -> Response:
     token = secrets.token_urlsafe(24)
-    resp = _page(_form(token, message), status)
+    resp = _page(_form(token, message, next_path), status)
     resp.set_cookie(FORM_CSRF_COOKIE, token, max_age=3600, httponly=True, secure=_secure(rt), samesite="lax")
     return resp
 
@@ -81,11 +92,11 @@ async def signin_form(request: Request) -> Response:
         session = request.cookies.get(SESSION_COOKIE, "")
         token = html.escape(csrf_token(rt.keyring, session))
         return _page(
-            f"<p>Signed in as {html.escape(principal.user.email)}.</p>"
+            f"<p>Signed in as {html.escape(principal.user.email)}. <a href=/app>Open the dashboard</a></p>"
             f'<form method=post action=/signout><input type=hidden name=csrf value="{token}">'
             "<button>Sign out</button></form>"
         )
-    return _with_form_cookie(rt)
+    return _with_form_cookie(rt, next_path=safe_next(request.query_params.get("next", "/app")))
 
 
 async def signin(request: Request) -> Response:
@@ -105,13 +116,13 @@ async def signin(request: Request) -> Response:
         status = status_of(exc)[0]
         if not isinstance(exc, AuthError) and status != 429:
             raise
-        resp = _with_form_cookie(rt, str(exc).capitalize() + ".", status)
+        resp = _with_form_cookie(rt, str(exc).capitalize() + ".", status, safe_next(str(form.get("next", "/app"))))
         retry = getattr(exc, "retry_after", None)
         if isinstance(retry, int):
             resp.headers["retry-after"] = str(retry)
         return resp
     dev = await asyncio.to_thread(rt.store.add_device, user.id, "dashboard", agent, now)
-    resp = RedirectResponse("/signin", status_code=303)
+    resp = RedirectResponse(safe_next(str(form.get("next", "/app"))), status_code=303)
     secure = _secure(rt)
     session = rt.keyring.sign_value(SESSION_PURPOSE, dev.public_id)
     resp.set_cookie(SESSION_COOKIE, session, max_age=SESSION_DAYS * 86400, httponly=True, secure=secure, samesite="lax")

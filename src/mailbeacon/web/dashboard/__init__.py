@@ -1,0 +1,18 @@
+"""The dashboard: server-rendered pages for people (Jinja2 templates, a little htmx, no build step).
+
+Every page is behind the dashboard sign-in (signin_page.py): a request without a session is sent
+to `/signin?next=...`. Pages read through the signed-in person's scoped store view, like the API,
+so an admin sees the workspace and a member their own mail. Static files (our CSS and JavaScript,
+vendored libraries with their licences) are served from `/app/static/`; the Content-Security-Policy
+allows only this server's own scripts, styles and connections, no inline script.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from .pages import ROUTES as PAGE_ROUTES
+from .render import STATIC
+
+ROUTES: list[BaseRoute] = [*PAGE_ROUTES, Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static")]
