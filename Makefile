@@ -5,11 +5,12 @@
 PYTHON ?= python3
 ARGS ?=
 SERVE_ARGS ?=
+DEMO_ARGS ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck deadcode deps pytest coverage bench clean
+.PHONY: run demo test lint typecheck deadcode deps pytest coverage bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/mailbeacon $(ARGS) serve $(SERVE_ARGS)
+
+# a throw-away mailbeacon that plays a day of email, then serves it (docs/cli.md); DEMO_ARGS=--check
+demo: $(STAMP)
+	$(VENV)/bin/mailbeacon demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
