@@ -101,7 +101,8 @@ async def test_the_served_demo_answers_with_the_sign_in_it_printed() -> None:
     demo.serve = lambda: asyncio.ensure_future(probe())
     assert await demo.run()
     text = "\n".join(said)
-    assert f"sign in as    {MAYA.email}" in text and "/signin" in text and "Press Ctrl-C to stop." in text
+    assert f"  as            {MAYA.email}" in text and "/signin" in text and "Press Ctrl-C to stop." in text
+    assert max(len(line) for said_text in said for line in said_text.splitlines()) <= 80
     assert seen == {"health": True, "messages": (200, 50)}  # Maya is the admin: the workspace's 50
 
 

@@ -157,8 +157,9 @@ class Demo:
     def _welcome(self, url: str, smtp_port: int) -> None:
         self.say(
             "\nThe demo is running (a throw-away database; it is gone when you stop it).\n"
-            f"  dashboard     {url}/app   (sign in at {url}/signin)\n"
-            f"  sign in as    {MAYA.email}\n"
+            f"  dashboard     {url}/app\n"
+            f"  sign in at    {url}/signin\n"
+            f"  as            {MAYA.email}\n"
             f"  password      {self.passwords[MAYA.email]}\n"
             f"  SMTP proxy    127.0.0.1:{smtp_port}   (AUTH with the same address and password)\n"
             f"  API docs      {url}/api/v1/docs\n\n"
