@@ -12,9 +12,11 @@ import asyncio
 import imaplib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -112,18 +114,30 @@ service stats {{
         self.pid: int | None = None
 
     def start(self) -> None:
+        """Start the server and return once a login works (not only once the port answers: under
+        load the auth process may still be starting, or an old one may still be on its way out)."""
         pidfile = self.root / "run" / "master.pid"
         pidfile.unlink(missing_ok=True)
         subprocess.run([self.binary, "-c", str(self.conf)], check=True, timeout=30)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.pid is None and pidfile.exists() and pidfile.read_text().strip():
                 self.pid = int(pidfile.read_text().strip())
-            with socket.socket() as s:
-                if self.pid is not None and s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"dovecot did not listen on {self.port}: {(self.root / 'dovecot.log').read_text()[-2000:]}")
+            if self.pid is not None and self._logs_in():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"dovecot did not let {USER} log in on {self.port}: {(self.root / 'dovecot.log').read_text()[-2000:]}"
+        )
+
+    def _logs_in(self) -> bool:
+        try:
+            with imaplib.IMAP4("127.0.0.1", self.port, timeout=5) as m:
+                m.authenticate("PLAIN", lambda _: f"\0{USER}\0{PASSWORD}".encode())
+                m.logout()
+            return True
+        except (OSError, imaplib.IMAP4.error):
+            return False
 
     def _children(self, pid: int) -> list[int]:
         found = []
@@ -154,6 +168,15 @@ service stats {{
             if Path(f"/proc/{pid}/stat").exists() and ") Z " in Path(f"/proc/{pid}/stat").read_text():
                 break  # a zombie until its parent reaps it: it no longer serves
             time.sleep(0.05)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_serving(c) for c in children):
+            time.sleep(0.05)
+        for c in children:  # one that outlived its master (a loaded machine) would keep the port
+            if _serving(c):
+                try:
+                    os.kill(c, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and any(_serving(c) for c in children):
             time.sleep(0.05)
@@ -197,16 +220,24 @@ service stats {{
             conn.logout()
 
 
+def dovecot_root() -> Path:
+    """A directory for one Dovecot outside pytest's temporary tree: pytest makes its own root 0700
+    whenever a session starts (another session on the machine included), and Dovecot's auth process
+    (user dovecot) must be able to reach the password file."""
+    return Path(tempfile.mkdtemp(prefix="mb-dovecot-"))
+
+
 @pytest.fixture
-def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     binary = need_binary("dovecot", "dovecot-imapd")
     need(os.geteuid() == 0, "root (Dovecot serves its mail as user nobody)", "run the Dovecot tests as root")
-    server = Dovecot(tmp_path / "dovecot", binary)
+    server = Dovecot(dovecot_root(), binary)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
 
 
 def adapt(path: str, msgid: str) -> bytes:
@@ -452,7 +483,7 @@ async def test_running_watchers_idle_reconnect_and_isolate_failures(
 async def test_a_server_without_idle_is_polled(runtime: Runtime, clock: FakeClock, tmp_path: Path) -> None:
     binary = need_binary("dovecot", "dovecot-imapd")
     need(os.geteuid() == 0, "root (Dovecot serves its mail as user nobody)", "run the Dovecot tests as root")
-    server = Dovecot(tmp_path / "dovecot-noidle", binary, idle=False)
+    server = Dovecot(dovecot_root(), binary, idle=False)
     server.start()
     try:
         s, box = setup_tracked(runtime, clock, server)
@@ -474,6 +505,7 @@ async def test_a_server_without_idle_is_polled(runtime: Runtime, clock: FakeCloc
             await watchers.stop()
     finally:
         server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
 
 
 async def test_server_restarted_mid_batch_nothing_lost_nothing_doubled(
