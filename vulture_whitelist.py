@@ -35,3 +35,4 @@ _.next_cursor
 _.tracking_off
 _.recipient_numbers
 _.from_
+_.keep_days  # web/rest/own_pixels.py: a field of the answer (pydantic), read by the browser extension

@@ -1,8 +1,10 @@
 // The service worker: turns the sender's own views into signed self-view beacons.
 //
-// 1. Direct loads anywhere: any tab's image request to the paired server's /o/ pixels is seen
-//    here through the server's host permission alone (webRequest, observe only) and becomes a
-//    beacon; the server refuses beacons for mail this user did not send, which then count.
+// 1. Direct loads anywhere: the user's own pixels (the server lists them) are blocked on every
+//    site, and each blocked load becomes a beacon (own_pixels.js). On the sites it may read, an
+//    image request to the paired server's /o/ pixels is also seen here (webRequest, observe
+//    only) and becomes a beacon at once; the server refuses beacons for mail this user did not
+//    send, which then count.
 // 2. Through a webmail's image proxy: the content script (content.js, registered only on the
 //    webmail sites the user turned on) finds our pixels in the page and asks here; we check
 //    the token with the server ("is it mine?"), beacon, and the page keeps the image blank.
@@ -10,10 +12,12 @@
 //    last acted, so `mailbeacon why` can say "no access to outlook.office.com".
 
 import { HEARTBEAT, WEBMAIL, grantedSites, load, pixelToken, post, signed } from "./lib.js";
+import { checkMatches, checkSoon, resetOwnPixels, syncOwnPixels } from "./own_pixels.js";
 
 const recent = new Map(); // token -> {at, own}: one beacon per token every few seconds
 const AGAIN_AFTER_MS = 5000;
 const SCRIPT_ID = "mailbeacon-webmail";
+const OWN_PIXELS = "own-pixels";
 
 async function remember(values) {
   await chrome.storage.local.set(values);
@@ -60,6 +64,14 @@ async function seen(token, how) {
   entry.own = await entry.pending;
   if (recent.size > 500) recent.delete(recent.keys().next().value);
   return entry.own;
+}
+
+// A block rule of ours matched at `at` (ms): a beacon, unless webRequest saw that load already.
+async function blocked(token, at) {
+  const prev = recent.get(token);
+  if (prev && prev.at >= at - AGAIN_AFTER_MS) return false;
+  recent.delete(token);
+  return seen(token, "blocked");
 }
 
 chrome.webRequest.onBeforeRequest.addListener(
@@ -130,6 +142,7 @@ function heartbeatSoon() {
 
 async function heartbeat() {
   const state = await load();
+  syncOwnPixels();
   if (!state.deviceId) return false;
   const sites = await grantedSites(state.server);
   const body = await signed(state, HEARTBEAT, { sites, last_acted: state.lastActed || null });
@@ -148,16 +161,32 @@ async function heartbeat() {
 
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === "heartbeat") heartbeat();
+  if (alarm.name === OWN_PIXELS) syncOwnPixels().then(() => checkMatches(blocked, 45000));
 });
+
+// a page finished loading: did one of our block rules stop a pixel in it?
+chrome.tabs.onUpdated.addListener((_tabId, change) => {
+  if (change.status === "complete") checkSoon(blocked);
+});
+
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && changes.deviceId) resetOwnPixels(); // paired (again) or unpaired
+});
+
+function alarms() {
+  chrome.alarms.create("heartbeat", { periodInMinutes: 60 });
+  chrome.alarms.create(OWN_PIXELS, { periodInMinutes: 1 }); // a sender reads Sent right after sending
+}
 
 chrome.permissions.onRemoved.addListener(() => registerScripts().then(() => heartbeat()));
 chrome.permissions.onAdded.addListener(() => registerScripts().then(() => heartbeat()));
 
 chrome.runtime.onInstalled.addListener(() => {
-  chrome.alarms.create("heartbeat", { periodInMinutes: 60 });
+  alarms();
   registerScripts();
+  syncOwnPixels();
 });
 chrome.runtime.onStartup.addListener(() => {
-  chrome.alarms.create("heartbeat", { periodInMinutes: 60 });
+  alarms();
   heartbeat();
 });

@@ -8,6 +8,8 @@
 // as its src is set (a webmail inserting the message by script, the parser's preload scanner),
 // before a MutationObserver sees the element; and blanking first then putting it back would
 // load someone else's pixel twice (measured: two opens). The beacon is what makes the view self.
+// (The block rules of own_pixels.js do stop the user's own recent pixels, loaded directly or
+// through a proxy address that keeps the original after '#', as Gmail's does; not Outlook's ?u=.)
 (() => {
   const BLANK = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
   let server = "";

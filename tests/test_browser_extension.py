@@ -7,8 +7,10 @@ Chromium resolves all of them to this machine (--host-resolver-rules); mailbeaco
 127.0.0.1, another site than each of them, so no device cookie goes with their image loads.
 
 - pairing through the options page with a code from the CLI;
-- a direct load on another site: a beacon, recorded `self`; the recipient's counted opens stay 0;
-  the same page without the extension: counted;
+- a direct load of the sender's own pixel, on a site turned on or not: stopped in the browser (a
+  block rule per own token, from the server), a beacon recorded `self`; the recipient's counted
+  opens stay 0; a colleague's pixel on that same site: loads and counts; the same page without the
+  extension: counted;
 - the Gmail-like page: `self`; without the extension: a counted open;
 - the sender's other address (a mailbox mailbeacon does not know) in the same browser: `self`;
 - a click in the paired browser: counted, and flagged as the sender's.
@@ -68,7 +70,9 @@ SCENARIOS = (
     "click_ext",
     "outlook_ext",  # Outlook on the web's proxy: the original in ?u=
     "colleague_ext",  # Carol (a colleague) sent it; Alice's paired browser shows it: not Alice's own
+    "colleague_elsewhere",  # Carol's, loaded directly by a site not turned on: not blocked, counted
 )
+COLLEAGUE = ("colleague_ext", "colleague_elsewhere")
 
 
 @dataclass
@@ -163,7 +167,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, Sites, dict[str, str], subp
         rcpt = "alice.home@gmail.example" if name == "other_address" else f"bob+{name}@client.example"
         landing = sites.url("news.example.test", f"/landing/{name}")
         msg = EmailMessage(policy=default_policy)
-        author = "carol@acme.test" if name == "colleague_ext" else "alice@acme.test"
+        author = "carol@acme.test" if name in COLLEAGUE else "alice@acme.test"
         msg["From"], msg["To"], msg["Subject"] = author, rcpt, f"Your trial ({name})"
         msg.set_content("Start your trial: " + landing)
         msg.add_alternative(f'<p>Hello,</p><p><a id="cta" href="{landing}">Start your trial</a></p>', subtype="html")
@@ -260,6 +264,17 @@ def self_views(rt: Runtime, rid: int) -> list[Any]:
     ]
 
 
+def own_rules(worker: Any) -> set[str]:
+    """The URL filters of the extension's dynamic block rules."""
+    script = "chrome.declarativeNetRequest.getDynamicRules().then((rs) => rs.map((r) => r.condition.urlFilter))"
+    return set(worker.evaluate(script))
+
+
+def own_tokens(sites: Sites) -> set[str]:
+    """The block rules the extension should have: one per pixel of Alice's own mail."""
+    return {"/o/" + m.pixel.split("/o/")[1].removesuffix(".gif") for n, m in sites.mails.items() if n not in COLLEAGUE}
+
+
 def pixel_hits(rt: Runtime, rid: int) -> list[Any]:
     return [
         sv.hit for sv in rt.store.hits_with_verdicts() if sv.hit.kind is HitKind.OPEN and sv.hit.recipient_id == rid
@@ -310,15 +325,20 @@ def test_the_extension_keeps_the_senders_own_views_out(
             show=lambda: (rt.store.device(dev.public_id), opts.inner_text("body")),
         )
         opts.screenshot(path=str(shots / "options-paired.png"), full_page=True)
+        # at pairing the extension got the pixel tokens of Alice's own mail: one block rule each
+        wait_for("the own-pixel rules", lambda: own_rules(worker) == own_tokens(sites), show=lambda: own_rules(worker))
 
-        # 2. another site loads the pixel directly: the extension sees it through the server's access
+        # 2. a page of a site turned on loads Alice's own pixel directly: stopped, and a beacon
         page = ctx.new_page()
         page.goto(sites.url("mail.example.test", "/direct/direct_ext"))
         wait_for("a self-view beacon", lambda: self_views(rt, mails["direct_ext"].rid))
-        # ... but on a site it may not read, Chrome does not show it the request (it needs access to
-        # the page too): over http (no cross-site device cookie) that view counts
+        # ... and on a site it may not read (Chrome shows it no request there): stopped all the same
+        # (a block rule needs no access to the page), the beacon from the rule that matched
         page.goto(sites.url("news.example.test", "/direct/direct_elsewhere"))
-        wait_for("the direct pixel", lambda: pixel_hits(rt, mails["direct_elsewhere"].rid))
+        wait_for("a self-view beacon", lambda: self_views(rt, mails["direct_elsewhere"].rid))
+        # a colleague's pixel on that same site, in the same browser: not Alice's, so it loads (R6)
+        page.goto(sites.url("news.example.test", "/direct/colleague_elsewhere"))
+        wait_for("the colleague's pixel", lambda: pixel_hits(rt, mails["colleague_elsewhere"].rid))
         # 3. the Gmail-like webmail: the image goes through the proxy, the content script sees it
         page.goto(sites.url("mail.example.test", "/mail/gmail_ext"))
         page.wait_for_selector("img[data-mailbeacon=self]")
@@ -340,6 +360,10 @@ def test_the_extension_keeps_the_senders_own_views_out(
         wait_for("a self-view beacon", lambda: self_views(rt, mails["click_ext"].rid))
         page.click("#cta")
         page.wait_for_url(re.compile(r"/landing/click_ext$"))
+        # unpairing (the options page) removes the rules
+        opts.get_by_role("button", name="Forget this pairing").click()
+        opts.wait_for_selector("body[data-state=unpaired]")
+        wait_for("no rules", lambda: own_rules(worker) == set(), show=lambda: own_rules(worker))
         ctx.close()
 
         # the same pages in a browser without the extension
@@ -369,15 +393,21 @@ def test_the_extension_keeps_the_senders_own_views_out(
     }
     counts = rt.store.counts([m.rid for m in mails.values()])
     c = {name: counts[m.rid] for name, m in mails.items()}
-    for name in ("direct_ext", "gmail_ext", "outlook_ext", "other_address", "click_ext"):
+    for name in ("direct_ext", "direct_elsewhere", "gmail_ext", "outlook_ext", "other_address", "click_ext"):
         assert c[name].opens == 0, (name, verdicts[name])
         assert all(cls is VerdictClass.SELF for kind, cls, _ in verdicts[name] if kind is HitKind.OPEN), verdicts[name]
-    assert c["direct_ext"].opens_self == 1, verdicts["direct_ext"]  # the direct load reached the server: self
-    for name in ("gmail_ext", "outlook_ext", "other_address"):  # the proxy's fetch reached it: self
-        assert c[name].opens_self >= 1, (name, verdicts[name])
-    assert self_views(rt, mails["direct_elsewhere"].rid) == []
-    assert self_views(rt, mails["colleague_ext"].rid) == []
-    for name in ("direct_plain", "gmail_plain", "direct_elsewhere", "colleague_ext"):
+    for name in ("direct_ext", "direct_elsewhere", "click_ext"):  # stopped in the browser: no load at all
+        assert pixel_hits(rt, mails[name].rid) == [], (name, verdicts[name])
+        assert len(self_views(rt, mails[name].rid)) == 1, name  # one beacon per view
+    # Gmail's proxy address keeps the original after '#', and the block rule matches it there too:
+    # the image is not even asked of the proxy. Outlook's has it percent-encoded in ?u=: the proxy
+    # fetches it, and the content script's beacon makes that load self
+    for name in ("gmail_ext", "other_address"):
+        assert pixel_hits(rt, mails[name].rid) == [], (name, verdicts[name])
+    assert c["outlook_ext"].opens_self >= 1, verdicts["outlook_ext"]
+    for name in COLLEAGUE:
+        assert self_views(rt, mails[name].rid) == [], name
+    for name in ("direct_plain", "gmail_plain", *COLLEAGUE):
         assert c[name].opens == 1, (name, verdicts[name])
     assert any("GoogleImageProxy" in ua for _, _, ua in verdicts["gmail_plain"])
     # the click in the paired browser: counted (R4), and flagged as the sender's own
@@ -390,7 +420,8 @@ def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
     world: tuple[Runtime, Sites, dict[str, str], subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     """The opt-in "Every site": a page the extension was not turned on for loads the pixel
-    directly, and the request is seen (Chrome needs access to the page too, see docs/extension.md)."""
+    directly; the request is seen (Chrome needs access to the page too, see docs/extension.md) and
+    the beacon sent at once, and the block rule stops the load as it does without the option."""
     from playwright.sync_api import sync_playwright
 
     rt, sites, env, server = world
@@ -412,6 +443,7 @@ def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
         opts.get_by_role("button", name="Pair", exact=True).click()
         opts.wait_for_selector("body[data-state=paired]")
         opts.get_by_role("button", name="Turn off Every site").wait_for()  # on: granted
+        wait_for("the own-pixel rules", lambda: own_rules(worker) == own_tokens(sites), show=lambda: own_rules(worker))
         page = ctx.new_page()
         page.goto(sites.url("news.example.test", "/direct/direct_elsewhere"))
         wait_for("a self-view beacon", lambda: self_views(rt, sites.mails["direct_elsewhere"].rid))
@@ -422,6 +454,7 @@ def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
     Pipeline(rt).drain()
     rid = sites.mails["direct_elsewhere"].rid
     c = rt.store.counts([rid])[rid]
-    assert (c.opens, c.opens_self) == (0, 1)
+    assert (c.opens, c.opens_self) == (0, 0)  # never loaded
+    assert len(self_views(rt, rid)) == 1
     (dev,) = rt.store.devices(rt.store.user("alice@acme.test").id)
     assert dev.sites is not None and "*" in dev.sites

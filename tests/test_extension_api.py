@@ -1,5 +1,6 @@
 """The browser extension's server side: one-time pairing codes (CLI and exchange), whose token
-(the device's workspace / its user's message, nothing else), and the extension's heartbeat."""
+(the device's workspace / its user's message, nothing else), the extension's heartbeat, and the
+pixel tokens of its user's own recent mail (which it blocks)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import pytest
 from conftest import FakeClock, Run
 from mailbeacon.devices import HEARTBEAT, PAIRING_CODE_LIFETIME, PairingLimiter, new_pairing_code, sign_beacon
 from mailbeacon.intake import Intake
+from mailbeacon.model import HitKind
 from mailbeacon.passwords import hash_password
 from mailbeacon.pipeline import Pipeline
-from mailbeacon.runtime import Runtime
+from mailbeacon.runtime import Runtime, load_keyring
 from mailbeacon.web.app import create_app
 from seeding import PASSWORD, Seeded, open_token, seed_message
 
@@ -185,3 +187,84 @@ async def test_a_beacon_marks_when_the_device_last_acted(world: World) -> None:
     r = await world.client.post("/api/v1/self-view", json=world.signed(dev, token, token=token))
     assert r.status_code == 204, r.text
     assert rt.store.device(dev["device_id"]).last_acted_at == rt.clock()
+
+
+def _bearer(dev: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev['token']}"}
+
+
+async def test_a_device_gets_the_pixel_tokens_of_its_users_own_recent_mail_only(world: World) -> None:
+    rt = world.rt
+    assert isinstance(rt.clock, FakeClock)
+    old = world.seeded  # alice's, to BOB, 31 days before the rest
+    rt.clock.advance(31 * 86400)
+    recent = seed_message(rt, (BOB, "dan@client.example"), user=old.user)
+    colleague = rt.store.create_user(old.workspace.id, "carol@acme.test", hash_password(PASSWORD), rt.clock())
+    theirs = seed_message(rt, user=colleague)  # a colleague's mail is not alice's own (R6)
+    other_ws = rt.store.create_workspace("globex", ["globex.test"], rt.clock())
+    eve = rt.store.create_user(other_ws.id, "eve@globex.test", hash_password(PASSWORD), rt.clock())
+    foreign = seed_message(rt, user=eve)
+    alice, carol, eve_dev = await world.pair(), await world.pair("carol@acme.test"), await world.pair("eve@globex.test")
+
+    assert rt.store.user("alice@acme.test").is_admin  # the workspace's first user: still only her own mail
+    r = await world.client.get("/api/v1/devices/me/own-pixels", headers=_bearer(alice))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [p["token"] for p in body["pixels"]] == [
+        open_token(rt, recent, BOB),
+        open_token(rt, recent, "dan@client.example"),
+    ]
+    assert {p["message_id"] for p in body["pixels"]} == {recent.message.id}
+    assert body["keep_days"] == 30 and body["cursor"] == str(recent.message.id)
+    # with the cursor: only what was sent since
+    r = await world.client.get(f"/api/v1/devices/me/own-pixels?since={body['cursor']}", headers=_bearer(alice))
+    assert r.json()["pixels"] == [] and r.json()["cursor"] == body["cursor"]
+    later = seed_message(rt, user=old.user)
+    r = await world.client.get(f"/api/v1/devices/me/own-pixels?since={body['cursor']}", headers=_bearer(alice))
+    assert [p["token"] for p in r.json()["pixels"]] == [open_token(rt, later, BOB)]
+    # a colleague's device: their own mail
+    r = await world.client.get("/api/v1/devices/me/own-pixels", headers=_bearer(carol))
+    assert [p["token"] for p in r.json()["pixels"]] == [open_token(rt, theirs, BOB)]
+    # another workspace's device, even with alice's cursor: its own, never alice's
+    r = await world.client.get("/api/v1/devices/me/own-pixels?since=0", headers=_bearer(eve_dev))
+    assert [p["token"] for p in r.json()["pixels"]] == [open_token(rt, foreign, BOB)]
+    # the user's API key gets the same; without credentials: 401; a bad cursor is a 422, not a 500
+    rt.store.add_api_token(old.user.id, "mbt_alice", "t", rt.clock())
+    r = await world.client.get("/api/v1/devices/me/own-pixels", headers={"Authorization": "Bearer mbt_alice"})
+    assert [p["token"] for p in r.json()["pixels"]] == [
+        open_token(rt, later, BOB),
+        *(p["token"] for p in body["pixels"]),
+    ]
+    assert (await world.client.get("/api/v1/devices/me/own-pixels")).status_code == 401
+    r = await world.client.get("/api/v1/devices/me/own-pixels?since=-1", headers=_bearer(alice))
+    assert r.status_code == 422
+    rt.store.revoke_device(alice["device_id"], rt.clock())
+    assert (await world.client.get("/api/v1/devices/me/own-pixels", headers=_bearer(alice))).status_code == 401
+
+
+async def test_after_a_key_rotation_each_pixel_comes_with_every_key_that_may_have_signed_it(world: World) -> None:
+    rt = world.rt
+    before = open_token(rt, world.seeded, BOB)  # what the email carries: the key of its day
+    rt.add_signing_key()
+    rt.keyring, _ = load_keyring(rt.settings, rt.store, rt.clock)  # as after the next start
+    after = open_token(rt, world.seeded, BOB)
+    assert after != before
+    dev = await world.pair()
+    r = await world.client.get("/api/v1/devices/me/own-pixels", headers=_bearer(dev))
+    assert [p["token"] for p in r.json()["pixels"]] == [after, before]
+    assert {rt.keyring.verify(t).kind for t in (after, before)} == {HitKind.OPEN}
+
+
+def test_the_own_pixels_view_is_the_users_own_on_both_databases(any_runtime: Runtime) -> None:
+    rt = any_runtime
+    mine = seed_message(rt, (BOB, "dan@client.example"))
+    colleague = rt.store.create_user(mine.workspace.id, "carol@acme.test", hash_password(PASSWORD), rt.clock())
+    seed_message(rt, user=colleague)
+    newer = seed_message(rt, user=mine.user)
+    view = rt.store.scoped(mine.workspace.id, mine.user.id, whole_workspace=True)
+    since = rt.clock() - timedelta(days=1)
+    got = [(p.message_id, p.recipient_id) for p in view.own_pixels(sent_after=since, after_id=0, limit=10)]
+    assert got == [(newer.message.id, newer.recipients[0].id)] + [(mine.message.id, r.id) for r in mine.recipients]
+    assert len(view.own_pixels(sent_after=since, after_id=0, limit=2)) == 2
+    assert view.own_pixels(sent_after=since, after_id=newer.message.id, limit=10) == []
+    assert view.own_pixels(sent_after=rt.clock(), after_id=0, limit=10) == []

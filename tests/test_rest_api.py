@@ -110,6 +110,7 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
         "carol@acme",
         "bob@client",
         "dan@client",
+        open_token(w.rt, alice_msg, "bob@client.example"),  # A's pixel (GET /api/v1/devices/me/own-pixels)
     ]
     before = a_snapshot(w)
     walked = 0

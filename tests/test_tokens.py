@@ -101,6 +101,18 @@ def test_rotation_old_keys_verify_newest_signs() -> None:
         old.verify(t_new)  # an unknown key id
 
 
+def test_a_token_an_older_key_signed_can_be_made_again_after_rotation() -> None:
+    """The paired extension is given the pixel tokens of its user's recent mail: for each
+    message, the token of every key that may have signed it (the key is not stored)."""
+    t_old = Keyring({1: K1}).sign(HitKind.OPEN, 1, 2, 3)
+    rotated = Keyring({1: K1, 2: K2})
+    assert rotated.key_ids == (2, 1)
+    again = [rotated.sign(HitKind.OPEN, 1, 2, 3, kid=kid) for kid in rotated.key_ids]
+    assert again[1] == t_old and again[0] == rotated.sign(HitKind.OPEN, 1, 2, 3)
+    with pytest.raises(KeyError):
+        rotated.sign(HitKind.OPEN, 1, 2, 3, kid=7)
+
+
 def test_tokens_are_short_and_carry_no_address() -> None:
     ring = Keyring({1: generate_key()})
     small = ring.sign(HitKind.CLICK, 1, 1234, 56789, 12)

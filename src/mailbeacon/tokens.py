@@ -161,6 +161,11 @@ class Keyring:
         self.current = max(keys)
         self._derived: dict[tuple[int, int], _Hmac] = {}
 
+    @property
+    def key_ids(self) -> tuple[int, ...]:
+        """Every key id that verifies (and so may have signed a token still in the mail), newest first."""
+        return tuple(sorted(self._keys, reverse=True))
+
     def _ws_key(self, kid: int, workspace_id: int) -> _Hmac:
         k = self._derived.get((kid, workspace_id))
         if k is None:
@@ -186,13 +191,20 @@ class Keyring:
         message_id: int,
         recipient_id: int,
         link: int | None = None,
+        *,
+        kid: int | None = None,
     ) -> str:
+        """A token signed with the current key, or with key `kid` (an older one: the token a
+        message sent before a rotation carries; `KeyError` if there is no such key)."""
         code = _KIND_CODES.get(kind)
         if code is None:
             raise ValueError(f"no token for {kind}")
         if (kind is HitKind.CLICK) != (link is not None):
             raise ValueError("click tokens need a link index, other tokens must not have one")
-        kid = self.current
+        if kid is None:
+            kid = self.current
+        elif kid not in self._keys:
+            raise KeyError(f"no signing key {kid}")
         body = bytearray([(VERSION << 4) | code])
         body += _varint(kid)
         body += _varint(workspace_id)

@@ -27,7 +27,7 @@ from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import current, upgrade
 from .replies import RepliesStore
-from .scoped import DayStats, MessageFilter, MessagePage, WorkspaceView
+from .scoped import DayStats, MessageFilter, MessagePage, OwnPixel, WorkspaceView
 
 #: how a recipient's counters are computed from its stored hits and replies (see `rebuild_counters`)
 Recount = Callable[[Sequence[StoredVerdict], Sequence[Reply]], Counts]
@@ -133,6 +133,7 @@ __all__ = [
     "MessageFilter",
     "MessagePage",
     "NewRecipient",
+    "OwnPixel",
     "Recount",
     "Store",
     "StoredVerdict",

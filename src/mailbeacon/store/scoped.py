@@ -51,6 +51,15 @@ class MessagePage:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnPixel:
+    """A recipient of one of the caller's own messages: what their pixel token is made of."""
+
+    message_id: int
+    recipient_id: int
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DayStats:
     day: str
     messages: int
@@ -135,6 +144,23 @@ class WorkspaceView:
                         first_reply_at=r.first_reply_at,
                     )
         return MessagePage(msgs, rcpts, counts, more=len(rows) > limit)
+
+    def own_pixels(self, *, sent_after: datetime, after_id: int, limit: int) -> list[OwnPixel]:
+        """The recipients of the caller's **own** messages (an admin's too: a colleague's mail is
+        not theirs) sent after `sent_after`, of messages with ids above `after_id` whose opens are
+        tracked: newest message first, at most `limit`."""
+        m, r = t.messages.c, t.recipients.c
+        q = (
+            select(m.id, m.sent_at, m.tracking, r.id.label("recipient_id"))
+            .select_from(t.messages.join(t.recipients, r.message_id == m.id))
+            .where(m.workspace_id == self.workspace_id, m.user_id == self.user_id)
+            .where(m.sent_at > sent_after, m.id > after_id)
+            .order_by(m.id.desc(), r.id)
+            .limit(limit)
+        )
+        with self._store.read() as conn:
+            rows = conn.execute(q).all()
+        return [OwnPixel(row.id, row.recipient_id, row.sent_at) for row in rows if (row.tracking or {}).get("opens")]
 
     def message(self, message_id: int) -> Message:
         with self._store.read() as conn:
