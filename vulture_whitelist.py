@@ -36,3 +36,4 @@ _.tracking_off
 _.recipient_numbers
 _.from_
 _.keep_days  # web/rest/own_pixels.py: a field of the answer (pydantic), read by the browser extension
+_.filtered  # web/dashboard/pages.py: SentQuery.filtered, read by templates/sent.html

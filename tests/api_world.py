@@ -69,6 +69,19 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
     sealed = rt.credentials.encrypt("imap password")
     w.mailbox = rt.store.add_mailbox(w.users["alice"], "imaps://alice@127.0.0.1:9", sealed, ["INBOX"], now).id
+    yield from serve(w, tmp, db, public, settings)
+
+
+def serve_existing(tmp: Path, db: str, **settings: object) -> Iterator[World]:
+    """`mailbeacon serve` over a database seeded already (`db`); `World.rt` opens it too."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    rt = Runtime.open(make_settings(tmp, db, public_url=public), clock=FakeClock(datetime.now(UTC)), migrate=True)
+    yield from serve(World(rt=rt, url=public), tmp, db, public, settings)
+
+
+def serve(w: World, tmp: Path, db: str, public: str, settings: dict[str, object]) -> Iterator[World]:
+    port = w.url.rsplit(":", 1)[1]
     env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp / "data"),
            "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off"}  # fmt: skip
     for k, v in settings.items():
@@ -94,4 +107,4 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
         w.server.wait(20)
     except subprocess.TimeoutExpired:
         w.server.kill()
-    rt.close()
+    w.rt.close()

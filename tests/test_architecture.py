@@ -35,6 +35,7 @@ PURE = (
     "diagnose",
     "from_field",
     "throttle",
+    "follow_up",
 )
 PURE_MAY_IMPORT = {"model", "errors", *PURE}
 

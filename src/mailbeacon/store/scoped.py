@@ -31,8 +31,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class MessageFilter:
-    """What `GET /api/v1/messages` can ask for; None: any."""
+    """What `GET /api/v1/messages` and the sent list can ask for; None: any.
 
+    `q` finds messages whose subject or one of whose recipients' addresses contains it (any case);
+    `machines` (True): something machine-like fetched or clicked it and no person has been seen.
+    """
+
+    q: str | None = None
     sender: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -40,6 +45,7 @@ class MessageFilter:
     clicked: bool | None = None
     replied: bool | None = None
     bounced: bool | None = None
+    machines: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +102,18 @@ class WorkspaceView:
                 func.sum(c.clicks_human + c.clicks_self).label("clicked"),
                 func.sum(c.replies).label("replied"),
                 func.sum(c.bounces).label("bounced"),
+                func.sum(c.hits_machine_open + c.hits_scanner + c.hits_preview + c.hits_unknown).label("machines"),
             )
             .where(c.message_id.in_(self._mine(select(t.messages.c.id))))
             .group_by(c.message_id)
             .subquery()
         )
         q = self._mine(select(t.messages).select_from(t.messages.outerjoin(agg, agg.c.message_id == t.messages.c.id)))
+        if f.q and (text := f.q.replace("\x00", "").strip().lower()):
+            addressed = select(t.recipients.c.message_id).where(t.recipients.c.address.contains(text, autoescape=True))
+            q = q.where(
+                or_(func.lower(t.messages.c.subject).contains(text, autoescape=True), t.messages.c.id.in_(addressed))
+            )
         if f.sender:
             q = q.where(t.messages.c.sender == f.sender.strip().lower())
         if f.since is not None:
@@ -118,6 +130,9 @@ class WorkspaceView:
                 q = q.where(col > 0)
             elif wanted is False:
                 q = q.where(or_(col.is_(None), col == 0))
+        if f.machines is not None:
+            only = and_(agg.c.machines > 0, agg.c.opened == 0, agg.c.clicked == 0)
+            q = q.where(only if f.machines else or_(agg.c.machines.is_(None), ~only))
         if before_id is not None:
             q = q.where(t.messages.c.id < before_id)
         q = q.order_by(t.messages.c.id.desc()).limit(limit + 1)
@@ -134,15 +149,7 @@ class WorkspaceView:
                     rcpts[r.message_id].append(_recipient(r))
                     counts[r.id] = Counts()
                 for r in conn.execute(select(t.counters).where(t.counters.c.message_id.in_(ids))):
-                    m = r._mapping
-                    counts[r.recipient_id] = Counts(
-                        **{name: m[name] for name in INT_FIELDS},
-                        first_open_at=r.first_open_at,
-                        last_open_at=r.last_open_at,
-                        first_click_at=r.first_click_at,
-                        last_click_at=r.last_click_at,
-                        first_reply_at=r.first_reply_at,
-                    )
+                    counts[r.recipient_id] = _row_counts(r)
         return MessagePage(msgs, rcpts, counts, more=len(rows) > limit)
 
     def own_pixels(self, *, sent_after: datetime, after_id: int, limit: int) -> list[OwnPixel]:
@@ -161,6 +168,24 @@ class WorkspaceView:
         with self._store.read() as conn:
             rows = conn.execute(q).all()
         return [OwnPixel(row.id, row.recipient_id, row.sent_at) for row in rows if (row.tracking or {}).get("opens")]
+
+    def unanswered(self, *, limit: int) -> list[tuple[Message, Recipient, Counts]]:
+        """Recipients of the visible messages who have not replied (nor bounced) but whose email
+        something opened or clicked, newest message first, at most `limit`: three queries.
+        The follow-up list (follow_up.py) chooses among them."""
+        c = t.counters.c
+        touched = c.hits_human + c.hits_machine_open + c.hits_scanner + c.hits_preview + c.hits_unknown
+        q = self._mine(
+            select(t.counters).select_from(t.counters.join(t.messages, t.messages.c.id == c.message_id))
+        ).where(c.replies == 0, c.bounces == 0, or_(touched > 0, c.opens_human + c.clicks_human > 0))
+        q = q.order_by(c.message_id.desc(), c.recipient_id).limit(limit)
+        with self._store.read() as conn:
+            counted = [(r.message_id, r.recipient_id, _row_counts(r)) for r in conn.execute(q)]
+            mids = sorted({m for m, _, _ in counted})
+            rids = [r for _, r, _ in counted]
+            msgs = {r.id: _message(r) for r in conn.execute(select(t.messages).where(t.messages.c.id.in_(mids)))}
+            rcpts = {r.id: _recipient(r) for r in conn.execute(select(t.recipients).where(t.recipients.c.id.in_(rids)))}
+        return [(msgs[m], rcpts[r], cnt) for m, r, cnt in counted]
 
     def message(self, message_id: int) -> Message:
         with self._store.read() as conn:
@@ -337,6 +362,18 @@ class WorkspaceView:
 
     def remove_mailbox(self, mailbox_id: int) -> None:
         self._store.remove_mailbox(self.mailbox(mailbox_id).id)
+
+
+def _row_counts(r: Any) -> Counts:
+    m = r._mapping
+    return Counts(
+        **{name: m[name] for name in INT_FIELDS},
+        first_open_at=r.first_open_at,
+        last_open_at=r.last_open_at,
+        first_click_at=r.first_click_at,
+        last_click_at=r.last_click_at,
+        first_reply_at=r.first_reply_at,
+    )
 
 
 def _int_counts(row: Any) -> Counts:

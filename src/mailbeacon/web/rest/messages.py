@@ -121,6 +121,9 @@ def decode_cursor(cursor: str) -> int:
 @router.get("/api/v1/messages", response_model=MessagePageOut, summary="List messages, newest first")
 async def list_messages(
     ctx: CtxDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="the subject or a recipient's address contains this (any case)")
+    ] = None,
     sender: Annotated[str | None, Query(max_length=320, description="the sender's address")] = None,
     since: Annotated[IsoTime | None, Query(description="sent at or after (ISO 8601)")] = None,
     until: Annotated[IsoTime | None, Query(description="sent before (ISO 8601)")] = None,
@@ -136,6 +139,7 @@ async def list_messages(
     """An admin sees the workspace's messages, a member their own. The page costs three queries
     however many messages it holds."""
     f = MessageFilter(
+        q=q,
         sender=sender,
         since=_aware(since),
         until=_aware(until),
