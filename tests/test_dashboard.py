@@ -238,3 +238,11 @@ def test_follow_up_lists_and_its_delay_setting(day: Day) -> None:
     with signed_in(day.world, "carol@acme.test") as member:  # her own mail: one open, nobody to nudge
         text = text_of(member.get("/app/follow-up"))
         assert "Nobody to nudge right now" in text and "priya" not in text
+
+
+def test_the_rest_list_searches_the_same_way(world: World) -> None:
+    with world.client("alice") as api:
+        found = api.get("/api/v1/messages", params={"q": "DAN@client"}).json()["items"]
+        assert [m["id"] for m in found] == [world.messages["carol"].message.id]
+        assert api.get("/api/v1/messages", params={"q": "erin"}).json()["items"] == []  # another workspace's
+        assert api.get("/api/v1/messages", params={"q": "x" * 201}).status_code == 422

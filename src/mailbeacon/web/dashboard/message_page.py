@@ -99,7 +99,7 @@ def _named_client(reason: str) -> str:
 def _what(sv: StoredVerdict, links: list[str]) -> str:
     h = sv.hit
     if h.kind is HitKind.OPEN:
-        return "Loaded the pixel (an open)" if h.method != "HEAD" else "Probed the pixel (HEAD)"
+        return "Loaded the pixel" if h.method != "HEAD" else "Probed the pixel (a HEAD request)"
     if h.kind is HitKind.CLICK:
         url = links[h.link] if h.link is not None and 0 <= h.link < len(links) else "a link"
         return f"Clicked {url}"
