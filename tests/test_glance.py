@@ -20,6 +20,7 @@ T2 = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
         (Counts(hits_machine_open=1), ("machines", "Only machines so far")),
         (Counts(hits_self=2, opens_self=2), ("sent", "Sent")),  # the sender's own views are no activity
         (Counts(opens_human=3, hits_human=3, hits_scanner=1), ("opened", "Opened 3×")),
+        (Counts(opens_human=1, hits_human=1), ("opened", "Opened")),
         (Counts(clicks_human=1), ("clicked", "Clicked")),  # images blocked: a click proves the open (R5)
         (Counts(opens_human=2, clicks_human=2), ("clicked", "Clicked 2×")),
         (Counts(replies=1), ("replied", "Replied")),

@@ -282,7 +282,7 @@ def glance(c: Counts) -> tuple[str, str]:
     if c.clicks:
         return "clicked", f"Clicked {c.clicks}×" if c.clicks > 1 else "Clicked"
     if c.opens:
-        return "opened", f"Opened {c.opens}×"
+        return "opened", f"Opened {c.opens}×" if c.opens > 1 else "Opened"
     if c.hits_machine_open + c.hits_scanner + c.hits_preview + c.hits_unknown:
         return "machines", "Only machines so far"
     return "sent", "Sent"
