@@ -307,6 +307,9 @@ class EventKind(StrEnum):
     BOUNCE = "bounce"
     #: an open known only from a click or a reply while the pixel was blocked (R5)
     OPEN_INFERRED = "open_inferred"
+    #: an open or click told while its verdict was provisional turned out not to be a person's
+    #: (`data["corrects"]`: the event it takes back)
+    CORRECTION = "correction"
 
 
 @dataclass(frozen=True, slots=True)

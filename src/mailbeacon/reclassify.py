@@ -85,7 +85,7 @@ def reclassify(
             if old is None or (old.cls, old.subtype, old.codes) != (v.cls, v.subtype, v.codes):
                 changed += 1
             touched.add(r.hit.recipient_id)
-        store.record_verdicts(decided, now, [])
+        store.record_verdicts(decided, now, [], tell=False)  # re-deciding tells nothing new (docs/webhooks.md)
         total += len(decided)
         if progress is not None:
             progress()

@@ -68,16 +68,23 @@ class Store(
         decided: Sequence[tuple[Hit, Verdict, datetime | None]],
         now: datetime,
         deltas: Sequence[tuple[int, int, Counts]],
+        *,
+        tell: bool = True,
     ) -> None:
-        """Store verdicts and the counter deltas of the newly settled ones, atomically."""
+        """Store verdicts, the counter deltas of the newly settled ones and the events they make
+        (a person's open or click, a correction, an inferred open; not with `tell=False`), atomically."""
         with self.tx() as c:
             self._save_verdicts(c, decided, now)
             self._apply_deltas(c, deltas)
+            told = self._tell_verdicts(c, decided, now) if tell else []
+        if told:
+            self.bell.ring()
 
     def add_replies(
         self, replies: Sequence[Reply], now: datetime, delta: Callable[[Reply], Counts | None]
     ) -> list[Reply]:
-        """Store replies (duplicates skipped) and add the counter deltas of the new ones, atomically."""
+        """Store replies (duplicates skipped), add the counter deltas of the new ones and write the
+        events they make (a counted reply, an automatic answer, a bounce, an inferred open), atomically."""
         with self.tx() as c:
             self._lock_recipients(c, (r.recipient_id for r in replies if r.recipient_id is not None))
             new = self._insert_replies(c, replies, now)
@@ -87,6 +94,9 @@ class Store(
                 if d is not None and r.recipient_id is not None:
                     deltas.append((r.recipient_id, r.message_id, d))
             self._apply_deltas(c, deltas)
+            told = self._tell_replies(c, new, now)
+        if told:
+            self.bell.ring()
         return new
 
     def scoped(self, workspace_id: int, user_id: int, *, whole_workspace: bool) -> WorkspaceView:

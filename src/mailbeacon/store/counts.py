@@ -108,26 +108,31 @@ class CountsStore(StoreBase):
 
     def counts(self, recipient_ids: Iterable[int]) -> dict[int, Counts]:
         """Current counters per recipient (zero counters for recipients with none yet)."""
-        ids = list(set(recipient_ids))
-        out: dict[int, Counts] = {i: Counts() for i in ids}
-        if not ids:
-            return out
         with self.read() as c:
-            for r in c.execute(select(t.counters).where(t.counters.c.recipient_id.in_(ids))):
-                m = r._mapping
-                out[r.recipient_id] = Counts(**{name: m[name] for name in INT_FIELDS + _MIN + _MAX})
-            links: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
-            for r in c.execute(select(t.link_counters).where(t.link_counters.c.recipient_id.in_(ids))):
-                lc, ls = links.setdefault(r.recipient_id, ({}, {}))
-                if r.clicks:
-                    lc[r.link] = r.clicks
-                if r.clicks_scanner:
-                    ls[r.link] = r.clicks_scanner
-        for rid, (lc, ls) in links.items():
-            cur = out[rid]
-            out[rid] = Counts(
-                **{name: getattr(cur, name) for name in INT_FIELDS + _MIN + _MAX},
-                link_clicks=lc,
-                link_scanner_clicks=ls,
-            )
+            return read_counts(c, recipient_ids)
+
+
+def read_counts(c: Connection, recipient_ids: Iterable[int]) -> dict[int, Counts]:
+    """The recipients' counters as `c` sees them (zero counters for recipients with none yet)."""
+    ids = list(set(recipient_ids))
+    out: dict[int, Counts] = {i: Counts() for i in ids}
+    if not ids:
         return out
+    for r in c.execute(select(t.counters).where(t.counters.c.recipient_id.in_(ids))):
+        m = r._mapping
+        out[r.recipient_id] = Counts(**{name: m[name] for name in INT_FIELDS + _MIN + _MAX})
+    links: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
+    for r in c.execute(select(t.link_counters).where(t.link_counters.c.recipient_id.in_(ids))):
+        lc, ls = links.setdefault(r.recipient_id, ({}, {}))
+        if r.clicks:
+            lc[r.link] = r.clicks
+        if r.clicks_scanner:
+            ls[r.link] = r.clicks_scanner
+    for rid, (lc, ls) in links.items():
+        cur = out[rid]
+        out[rid] = Counts(
+            **{name: getattr(cur, name) for name in INT_FIELDS + _MIN + _MAX},
+            link_clicks=lc,
+            link_scanner_clicks=ls,
+        )
+    return out

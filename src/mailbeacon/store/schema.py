@@ -316,6 +316,7 @@ events = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_events_workspace_id_id", "workspace_id", "id"),
     Index("ix_events_user_id_id", "user_id", "id"),
+    Index("ix_events_recipient_id_kind", "recipient_id", "kind"),  # what was told of a recipient
 )
 
 mailboxes = Table(
