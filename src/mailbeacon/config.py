@@ -129,6 +129,9 @@ class Settings:
         "answering stays fast; it catches up when the burst is over.",
     )
     click_cache_size: int = _s(100_000, "Link URLs kept in memory for redirects.")
+    stream_keepalive: float = _s(
+        15.0, "Seconds between keep-alive comments on an idle live stream (GET /api/v1/events/stream)."
+    )
     log_level: str = _s("info", "Log level.", choices=("debug", "info", "warning", "error"))
 
     # -- derived -------------------------------------------------------------------------------
@@ -280,6 +283,7 @@ def _validate(s: Settings) -> None:
         "self_view_window",
         "smtp_timeout",
         "imap_poll_interval",
+        "stream_keepalive",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name} must be positive")

@@ -26,8 +26,9 @@ from .intake import Intake
 from .pipeline import LoadGauge, Pipeline
 from .runtime import Runtime
 from .smtp import start_smtp_proxy
-from .web.app import create_app
+from .web.app import create_app, stream_hub
 from .web.server import HttpServer
+from .web.stream import StreamHub
 
 log = logging.getLogger("mailbeacon")
 
@@ -48,6 +49,7 @@ class Service:
     intake: Intake | None = None
     pipeline: Pipeline | None = None
     http: HttpServer | None = None
+    hub: StreamHub | None = None
     parts: list[tuple[str, Stoppable]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,7 +79,8 @@ class Service:
         pipeline.start(self._stop, wake, busy=gauge)
         self._tasks.append(asyncio.create_task(self._mirror_links()))
         if self.with_http:
-            self.http = HttpServer(create_app(rt, self.intake, pipeline), s)
+            self.hub = stream_hub(rt)
+            self.http = HttpServer(create_app(rt, self.intake, pipeline, self.hub), s)
             await self.http.start()
         if self.with_smtp and s.smtp not in ("", "off"):
             self.parts.append(("smtp", await start_smtp_proxy(rt)))
@@ -90,6 +93,8 @@ class Service:
                 await part.stop()
             except Exception:
                 log.exception("stopping %s failed", name)
+        if self.hub is not None:
+            await self.hub.close()  # live streams end; their clients reconnect with Last-Event-ID
         if self.http is not None:
             await self.http.stop()
         if self.intake is not None:

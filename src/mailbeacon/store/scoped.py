@@ -18,7 +18,8 @@ from sqlalchemy import Select, and_, func, or_, select, update
 
 from ..diagnose.facts import Facts
 from ..errors import NotFound
-from ..model import ApiKey, Device, Message, Recipient, Reply, User, Workspace
+from ..events import About
+from ..model import ApiKey, Device, Event, Message, Recipient, Reply, User, Workspace
 from ..stats import INT_FIELDS, Counts
 from . import schema as t
 from .hits import StoredVerdict
@@ -275,6 +276,20 @@ class WorkspaceView:
             return [DayStats(r.day, int(r.n), _int_counts(r._mapping)) for r in conn.execute(q)]
 
     # -- the workspace and its people -----------------------------------------------------------
+
+    # -- events -------------------------------------------------------------------------------
+
+    def events(self, after: int, *, limit: int, workspace: bool = False) -> list[tuple[Event, About]]:
+        """Events with an id above `after`, oldest first, with what each is about: of the user's own
+        mail; of the whole workspace's with `workspace` (an admin's view only)."""
+        mine = None if workspace and self.whole_workspace else self.user_id
+        events = self._store.events_after(self.workspace_id, after, user_id=mine, limit=limit)
+        abouts = self._store.event_abouts(events)
+        return [(e, abouts[e.id]) for e in events if e.id is not None]
+
+    def newest_event_id(self) -> int:
+        """Where a reader who asks for nothing older starts (ids are shared by every workspace)."""
+        return self._store.last_event_id()
 
     def workspace(self) -> Workspace:
         return self._store.workspace(self.workspace_id)

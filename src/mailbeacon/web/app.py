@@ -25,6 +25,7 @@ from .body import JSON_LIMIT, BodyLimit
 from .principal import PrincipalEdge
 from .problems import PROBLEM_TYPE, problem_body
 from .rest import build_api
+from .stream import StreamHub
 from .tracking import ClientAddress, TrackingApp
 
 log = logging.getLogger("mailbeacon.web")
@@ -58,11 +59,13 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
     return Response(problem_body(400, "invalid_input", "Invalid input", detail), 400, media_type=PROBLEM_TYPE)
 
 
-def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline) -> TrackingApp:
-    """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports.
+def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline, hub: StreamHub | None = None) -> TrackingApp:
+    """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports;
+    live streams wait on `hub` (`serve` closes it before stopping).
 
     Every API route reads its body within its limit while it streams (body.py)."""
     api_app = build_api(runtime, intake, ROUTES)
+    api_app.state.hub = hub or stream_hub(runtime)
     api_app.add_exception_handler(ClientDisconnect, _disconnected)
     api_app.state.pipeline = pipeline
     api_app.state.beacons = SeenBeacons()
@@ -78,3 +81,9 @@ def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline) -> Tracking
 
     edge = PrincipalEdge(api_app, runtime, _client_of(resolver))
     return TrackingApp(runtime, intake, fallback=BodyLimit(edge, limit_for))
+
+
+def stream_hub(runtime: Runtime) -> StreamHub:
+    """What wakes this process's live streams (see stream.py)."""
+    store = runtime.store
+    return StreamHub(store.bell, store.last_event_id, keepalive=runtime.settings.stream_keepalive)

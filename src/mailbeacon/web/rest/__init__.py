@@ -20,7 +20,7 @@ from ...errors import MailbeaconError
 from ...intake import Intake
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
-from . import accounts, docs, mailboxes, messages, own_pixels, sending, workspace
+from . import accounts, docs, events, mailboxes, messages, own_pixels, sending, workspace
 from .mail_models import InboundOut, SelfViewIn
 from .models import Problem
 
@@ -144,6 +144,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
         workspace.router,
         mailboxes.router,
         own_pixels.router,
+        events.router,
     ):
         app.include_router(router)
     _documented_routes(app)

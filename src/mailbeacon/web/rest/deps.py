@@ -23,6 +23,7 @@ from ...runtime import Runtime
 from ...store import WorkspaceView
 from ...tokens import Keyring
 from ..principal import Principal, view_of
+from ..stream import StreamHub
 
 
 class Outbox:
@@ -128,3 +129,11 @@ def _ctx(rt: Runtime, principal: Principal, pipeline: Pipeline) -> Ctx:
 
 
 CtxDep = Annotated[Ctx, Depends(context)]
+
+
+def stream_hub(request: Request) -> StreamHub:
+    hub: StreamHub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[StreamHub, Depends(stream_hub)]
