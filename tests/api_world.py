@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 
 from conftest import FakeClock, make_settings
+from mailbeacon.model import Reply, ReplyKind
 from mailbeacon.passwords import hash_password
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from seeding import PASSWORD, Seeded, seed_message
 from test_serve import free_port
@@ -66,6 +68,11 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     w.messages["alice"] = seed_message(rt, user=rt.store.user(w.users["alice"]))
     w.messages["carol"] = seed_message(rt, ("dan@client.example",), user=rt.store.user(w.users["carol"]))
     w.messages["bert"] = seed_message(rt, ("erin@client.example",), user=rt.store.user(w.users["bert"]))
+    # an event of A's (bob's out-of-office answer to alice): the isolation walk lists B's events
+    alice_msg = w.messages["alice"]
+    auto = Reply(alice_msg.message.id, alice_msg.recipients[0].id, "<world-auto@client.example>",
+                 ReplyKind.AUTO_REPLY, "bob@client.example", now, source="api")  # fmt: skip
+    assert [e.kind for e in rt.store.events_after(a.id)] == [] and Pipeline(rt).record_replies([auto])
     w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
     sealed = rt.credentials.encrypt("imap password")
     w.mailbox = rt.store.add_mailbox(w.users["alice"], "imaps://alice@127.0.0.1:9", sealed, ["INBOX"], now).id
