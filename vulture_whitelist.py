@@ -28,6 +28,7 @@ _.isolation_level  # store/base.py: sqlite3 connection attribute
 _.key_id  # tokens.py: TokenClaims, what a verified token says (which key signed it)
 _.has_buffered  # journal.py: tests/test_journal_faults.py waits on it (lines a full disk refused are kept)
 _.model_config  # web/rest/models.py: pydantic reads the models' config and fields (the API's JSON)
+_.last_id  # web/rest/events.py: EventPageOut, a field of the JSON page
 _.unique_opens
 _.unique_clicks
 _.unique_replies

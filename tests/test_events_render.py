@@ -60,6 +60,15 @@ def test_ordinals(n: int, word: str) -> None:
             _e(EventKind.OPEN_INFERRED, **{"from": "reply"}),
             "bob@client.example opened “Proposal” (known from a reply: images are blocked)",
         ),
+        (
+            _e(EventKind.CORRECTION, corrected_kind="click", reason="Security scanner: 3 links clicked within 0.8 s"),
+            "Correction: the click of “Proposal” by bob@client.example was not a person "
+            "(Security scanner: 3 links clicked within 0.8 s)",
+        ),
+        (
+            _e(EventKind.CORRECTION, corrected_kind="open"),
+            "Correction: the open of “Proposal” by bob@client.example was not a person",
+        ),
     ],
 )
 def test_each_kind_reads_as_one_sentence(event: Event, sentence: str) -> None:

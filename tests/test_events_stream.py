@@ -208,8 +208,8 @@ def test_bad_cursors_and_missing_credentials_are_one_sentence_not_a_stream(world
     r = httpx.get(f"{w.url}/api/v1/events/stream")
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     with w.client("alice") as a:
-        for bad in ("abc", "-1", "1" * 30, "\u0663".encode()):
-            r = a.get("/api/v1/events/stream", headers={"Last-Event-ID": bad})
+        for bad in (b"abc", b"-1", b"1" * 30, "\u0663".encode()):
+            r = a.get("/api/v1/events/stream", headers={b"Last-Event-ID": bad})
             assert r.status_code in (400, 422), (bad, r.text)
             assert r.headers["content-type"] == "application/problem+json"
         r = a.get("/api/v1/events/stream", params={"after": "x"})
