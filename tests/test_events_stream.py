@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from api_world import World, start_world
-from seeding import click_token, open_token
+from conftest import need_binary
+from seeding import PASSWORD, click_token, open_token
 from test_pipeline import CHROME
 
 PERSON = {"user-agent": CHROME, "accept": "image/avif,image/webp,*/*", "accept-language": "en-GB,en;q=0.9"}
@@ -232,3 +233,34 @@ def test_a_graceful_stop_ends_open_streams(tmp_path: Any) -> None:
         next(gen)
     assert "uncleanly" not in w.log.read_text()
     s.close()
+
+
+@pytest.mark.chromium
+def test_a_browser_signed_in_at_signin_gets_events_through_eventsource(world: World) -> None:
+    """What the dashboard's toasts do: sign in with the form, then `new EventSource(...)` on the same
+    origin with nothing but the session cookie, and read `data.text` (Chromium, through Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    need_binary("chromium", "chromium")
+    w = world
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_context().new_page()
+        page.goto(f"{w.url}/signin")
+        page.fill("input[name=email]", "alice@acme.test")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form button")
+        page.wait_for_load_state()
+        page.goto(f"{w.url}/healthz")  # a same-origin page (the sign-in page's CSP allows no connections)
+        page.evaluate(
+            """() => { window.told = []; window.opened = false;
+                       const es = new EventSource('/api/v1/events/stream');
+                       es.onopen = () => { window.opened = true; };
+                       es.addEventListener('reply', m => window.told.push(JSON.parse(m.data).data.text)); }"""
+        )
+        page.wait_for_function("window.opened", timeout=PATIENCE * 1000)
+        reply(w, "alice", "bob@client.example", "browser-1")
+        page.wait_for_function("window.told.length > 0", timeout=PATIENCE * 1000)
+        assert page.evaluate("window.told") == ["bob@client.example replied to “Proposal”"]
+        browser.close()
