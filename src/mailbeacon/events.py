@@ -192,7 +192,8 @@ def verdict_events(
             if hit.kind is HitKind.OPEN:
                 kind, extra["count"] = EventKind.OPEN, t.opens + 1
             else:
-                kind, extra["link"], extra["url"] = EventKind.CLICK, hit.link, urls.get((hit.message_id, hit.link or 0))
+                url = urls.get((hit.message_id, hit.link)) if hit.link is not None else None
+                kind, extra["link"], extra["url"] = EventKind.CLICK, hit.link, url
             out.append(_event(kind, owner, hit.recipient_id, hit.at, hit_key(hit.id), **extra))
             t = replace(t, hits={**t.hits, hit.id: None}, opens=t.opens + (hit.kind is HitKind.OPEN))
         elif hit.id in t.hits and hit.id not in t.corrected:

@@ -35,7 +35,7 @@ function listen() {
       document.dispatchEvent(new CustomEvent("mailbeacon:event", { detail: body }));
     } catch (_) { /* a malformed message is ignored */ }
   };
-  for (const kind of ["open", "click", "reply", "auto_reply", "bounce", "open_inferred"]) {
+  for (const kind of ["open", "click", "reply", "auto_reply", "bounce", "open_inferred", "correction"]) {
     stream.addEventListener(kind, onEvent);
   }
   stream.onerror = () => { if (stream.readyState === EventSource.CLOSED) setTimeout(listen, 15000); };
