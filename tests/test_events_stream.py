@@ -22,6 +22,8 @@ import pytest
 
 from api_world import World, start_world
 from conftest import need_binary
+from mailbeacon.model import Reply, ReplyKind
+from mailbeacon.pipeline import Pipeline
 from seeding import PASSWORD, click_token, open_token
 from test_pipeline import CHROME
 
@@ -193,6 +195,19 @@ def test_events_are_scoped_to_the_user_and_sealed_between_workspaces(world: Worl
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
         r = carol.get("/api/v1/events/stream", params={"scope": "workspace"})
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_events_another_node_writes_arrive_too(world: World, streams: Streams) -> None:
+    """Written by another process on the same database (this test's, like a second `serve`): no
+    in-process wake-up reaches the server, its poll of the newest id does."""
+    w = world
+    sse = streams.open("alice")
+    m = w.messages["alice"]
+    r = m.recipients[0]
+    auto = Reply(m.message.id, r.id, "<other-node@client.example>", ReplyKind.AUTO_REPLY, r.address, w.rt.clock())
+    assert Pipeline(w.rt).record_replies([auto])
+    e = sse.next()
+    assert e["event"] == "auto_reply" and e["json"]["data"]["from_address"] == r.address
 
 
 def test_a_signed_in_browsers_session_cookie_opens_the_stream(world: World, streams: Streams) -> None:
