@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -219,8 +220,10 @@ async def test_a_self_view_beacon_cannot_be_replayed_inside_its_window(api: Api,
 # -- every route, fuzzed ------------------------------------------------------------------------
 
 
+@functools.cache
 def api_routes() -> list[tuple[str, tuple[str, ...]]]:
-    """Every route of the API app: REST v1 (FastAPI) and the plain Starlette `ROUTES` in it."""
+    """Every route of the API app: REST v1 (FastAPI) and the plain Starlette `ROUTES` in it (built
+    once: building the app takes a good part of a second, and the fuzz draws a route per example)."""
     app = build_api(cast(Runtime, None), cast(Intake, None), ROUTES)  # only its routes are read
     documented = [(path, tuple(sorted(m.upper() for m in ops))) for path, ops in app.openapi()["paths"].items()]
     pages = [("/api/v1/openapi.json", ("GET",)), ("/api/v1/docs", ("GET",)), ("/api/v1/self-view", ("OPTIONS",))]
