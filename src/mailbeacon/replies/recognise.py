@@ -27,11 +27,14 @@ from . import markers
 from .autoreply import AutoInfo, find_auto_reply
 from .bounces import BounceInfo, ReportInfo, find_report
 from .parse import Facts, content_type, parse_message, read_facts, text_parts, texts_by_depth
+from .providers import parse_ses, sns_document, to_replies
 from .view import SentMessage, SentRecipient, SentView
 
 _TOKEN_CHARS = r"[A-Za-z0-9_-]{16,160}"
 _MAX_TOKEN_CANDIDATES = 200
 _FUTURE_SLACK = timedelta(days=1)
+#: the sender of SNS notifications by email (`no-reply@sns.amazonaws.com`)
+SNS_MAIL_DOMAIN = "@sns.amazonaws.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,14 @@ def analyse(
     """Recognise one inbound message. Never raises on malformed mail."""
     msg = parse_message(raw)
     facts = read_facts(msg, raw)
+    if facts.author.endswith(SNS_MAIL_DOMAIN):  # Amazon SES notifications by email (SNS email-json)
+        sns = sns_document("\n".join(t for ct, t in text_parts(msg) if ct == "text/plain").strip())
+        if sns is not None and sns.get("Type") == "Notification":
+            events = parse_ses(sns)
+            tied, _ = to_replies(events, view, received_at=received_at, source=source, mailbox_id=mailbox_id)
+            why = (Reason("ses_notification", "an Amazon SES notification sent by SNS as email (email-json)"),)
+            machine = events[0].kind if events else ReplyKind.REPORT
+            return Analysis(facts.message_id, machine, why, tuple(tied), {"reasons": _reasons_json(why)})
     kind, report, auto = _classify(msg, facts, received_at)
     reasons: tuple[Reason, ...] = report.reasons if report else auto.reasons if auto else ()
 
@@ -353,6 +364,8 @@ def needs_body(headers: bytes | str, view: SentView) -> str:
     ):
         return "report"
     author = facts.author
+    if author.endswith(SNS_MAIL_DOMAIN):
+        return "provider"
     if author and view.knows_address(author):
         return "known-address"
     if not facts.thread_ids and (

@@ -26,6 +26,7 @@ from .linkbook import LinkBook
 from .mailboxes import MailboxesStore
 from .messages import MessagesStore, NewRecipient
 from .migrate import current, upgrade
+from .providers import ProviderHook, ProvidersStore
 from .replies import RepliesStore
 from .scoped import DayStats, MessageFilter, MessagePage, OwnPixel, WorkspaceView
 
@@ -43,6 +44,7 @@ class Store(
     RepliesStore,
     MailboxesStore,
     EventsStore,
+    ProvidersStore,
 ):
     """All of the store's parts on one connection pool.
 
@@ -144,6 +146,7 @@ __all__ = [
     "MessagePage",
     "NewRecipient",
     "OwnPixel",
+    "ProviderHook",
     "Recount",
     "Store",
     "StoredVerdict",

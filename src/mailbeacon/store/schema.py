@@ -334,6 +334,19 @@ mailboxes = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+provider_hooks = Table(  # an email provider's notifications in (docs/providers.md), one per workspace and provider
+    "provider_hooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(20), nullable=False),  # ses | sendgrid | mailgun | postmark
+    Column("hook_hash", String(64), nullable=False, unique=True),  # sha256 of the webhook URL's secret part
+    Column("config", Text, nullable=False),  # JSON of its keys and secrets, encrypted
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "provider"),
+)
+
 mailbox_folders = Table(
     "mailbox_folders",
     metadata,

@@ -19,11 +19,13 @@ from starlette.routing import Route
 from ..devices import SeenBeacons
 from ..intake import Intake
 from ..pipeline import Pipeline
+from ..provider_events import Fetcher, ProviderIntake
 from ..runtime import Runtime
 from . import api, dashboard, extension, signin_page
 from .body import JSON_LIMIT, BodyLimit
 from .principal import PrincipalEdge
 from .problems import PROBLEM_TYPE, problem_body
+from .providers import WEBHOOK_LIMIT, WEBHOOK_PATH, https_fetch
 from .rest import build_api
 from .stream import StreamHub
 from .tracking import ClientAddress, TrackingApp
@@ -59,9 +61,17 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
     return Response(problem_body(400, "invalid_input", "Invalid input", detail), 400, media_type=PROBLEM_TYPE)
 
 
-def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline, hub: StreamHub | None = None) -> TrackingApp:
+def create_app(
+    runtime: Runtime,
+    intake: Intake,
+    pipeline: Pipeline,
+    hub: StreamHub | None = None,
+    *,
+    fetcher: Fetcher = https_fetch,
+) -> TrackingApp:
     """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports;
-    live streams wait on `hub` (`serve` closes it before stopping).
+    live streams wait on `hub` (`serve` closes it before stopping); `fetcher` gets Amazon SNS's
+    certificates and subscription confirmations.
 
     Every API route reads its body within its limit while it streams (body.py)."""
     api_app = build_api(runtime, intake, ROUTES)
@@ -69,6 +79,7 @@ def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline, hub: Stream
     api_app.add_exception_handler(ClientDisconnect, _disconnected)
     api_app.state.pipeline = pipeline
     api_app.state.beacons = SeenBeacons()
+    api_app.state.providers = ProviderIntake(pipeline, fetcher)
     api_app.state.client_address = resolver = ClientAddress(runtime.settings.trusted_proxies)
     mail_limit = runtime.settings.smtp_max_size
 
@@ -77,6 +88,8 @@ def create_app(runtime: Runtime, intake: Intake, pipeline: Pipeline, hub: Stream
             return mail_limit, "smtp_max_size"
         if path == "/api/v1/messages":  # the message in base64 inside JSON
             return mail_limit * 4 // 3 + JSON_LIMIT, "smtp_max_size"
+        if WEBHOOK_PATH.fullmatch(path):
+            return WEBHOOK_LIMIT, ""
         return JSON_LIMIT, ""
 
     edge = PrincipalEdge(api_app, runtime, _client_of(resolver))

@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SELF_AUTHENTICATED = frozenset(
     ("/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/pair", "/api/v1/devices/heartbeat")
 )
+
+#: provider webhooks (web/providers.py): Basic credentials there are the hook's, not a user's
+OWN_CREDENTIALS = re.compile(r"/api/v1/providers/[^/]+/[^/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,10 @@ class PrincipalEdge:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if OWN_CREDENTIALS.fullmatch(str(scope["path"])):  # a provider's webhook: its credentials are the hook's
+            scope.setdefault("state", {})["principal"] = None
+            await self.app(scope, receive, send)
+            return
         authorization = next((v for k, v in headers if k == b"authorization"), b"").decode("latin-1")[:8192]
         session = _cookie(headers, SESSION_COOKIE)[:1024]
         principal: Principal | None = None

@@ -18,10 +18,11 @@ from starlette.routing import BaseRoute
 
 from ...errors import MailbeaconError
 from ...intake import Intake
+from ...replies.providers import PROVIDERS
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
-from . import accounts, docs, events, mailboxes, messages, own_pixels, sending, workspace
-from .mail_models import InboundOut, SelfViewIn
+from . import accounts, docs, events, mailboxes, messages, own_pixels, providers, sending, workspace
+from .mail_models import InboundOut, ProviderEventsOut, SelfViewIn
 from .models import Problem
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -84,6 +85,7 @@ def _documented_routes(app: FastAPI) -> None:
     """The self-view beacon and inbound mail keep their Starlette handlers (they read the request
     themselves); they are in the OpenAPI document all the same."""
     from .. import api, inbound
+    from ..providers import receive_provider_event
 
     app.add_api_route("/api/v1/self-view", api.self_view, methods=["OPTIONS"], include_in_schema=False)  # CORS
     app.add_api_route(
@@ -125,6 +127,30 @@ def _documented_routes(app: FastAPI) -> None:
         },
     )
 
+    app.add_api_route(
+        "/api/v1/providers/{provider}/{secret}",
+        receive_provider_event,
+        methods=["POST"],
+        tags=["providers"],
+        summary="An email provider's event webhook: bounces and complaints (docs/providers.md)",
+        response_class=Response,
+        responses={200: {"model": ProviderEventsOut, "description": "verified; its bounces and complaints recorded"}},
+        openapi_extra={
+            "parameters": [
+                {"name": "provider", "in": "path", "required": True, "schema": {"enum": list(PROVIDERS)}},
+                {"name": "secret", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "requestBody": {
+                "required": True,
+                "description": "the provider's notification as it posts it (JSON; SNS posts it as text/plain)",
+                "content": {
+                    "application/json": {"schema": {}},
+                    "text/plain": {"schema": {"type": "string"}},
+                },
+            },
+        },
+    )
+
 
 def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute] = ()) -> FastAPI:
     app = FastAPI(
@@ -145,6 +171,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
         mailboxes.router,
         own_pixels.router,
         events.router,
+        providers.router,
     ):
         app.include_router(router)
     _documented_routes(app)

@@ -112,3 +112,11 @@ class InboundOut(BaseModel):
     matched: bool
     reasons: list[list[str]] = Field(description="[code, text] pairs")
     replies: list[InboundReply]
+
+
+class ProviderEventsOut(BaseModel):
+    provider: str
+    events: int = Field(description="the bounces and complaints in the notification")
+    recorded: int = Field(description="those recorded now (one already recorded is not recorded again)")
+    unmatched: int = Field(description="those about mail mailbeacon did not track")
+    confirmed: bool = Field(description="an Amazon SNS subscription was confirmed")
