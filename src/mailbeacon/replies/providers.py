@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..addresses import try_normalise
@@ -28,6 +28,8 @@ PROVIDERS = ("ses", "sendgrid", "mailgun", "postmark")
 HARD, SOFT, DELAYED, COMPLAINT = "hard", "soft", "delayed", "complaint"
 _MAX_EVENTS = 1000
 _TEXT = 300
+#: how long providers retry a notification (SendGrid: 72 hours)
+_RETRIES_LAST = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ def _iso(value: object) -> datetime | None:
         return None
     if "." in text:  # .NET writes seven fractional digits; Python reads at most six
         head, _, frac = text.partition(".")
-        digits = "".join(ch for ch in frac if ch.isdigit())
+        digits = frac[: len(frac) - len(frac.lstrip("0123456789"))]
         text = f"{head}.{digits[:6]}{frac[len(digits) :]}"
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -344,7 +346,8 @@ def to_replies(
         if sent is None or r is None:
             unmatched.append(ev)
             continue
-        at = ev.at if ev.at is not None and ev.at <= received_at else received_at
+        # the provider's time of the event, unless it is off: later than now, or older than its retries last
+        at = ev.at if ev.at is not None and received_at - _RETRIES_LAST <= ev.at <= received_at else received_at
         detail: dict[str, Any] = {
             "provider": ev.provider,
             "provider_event_id": ev.event_id,
