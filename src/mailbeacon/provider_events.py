@@ -41,7 +41,7 @@ from .store import ProviderHook
 
 #: GET an https URL and return its body (raises `mailbeacon.errors.UpstreamError` when it fails)
 Fetcher = Callable[[str], bytes]
-_TOPIC_ARN = re.compile(r"arn:aws:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
+_TOPIC_ARN = re.compile(r"arn:aws:sns:[a-z0-9-]+:\d{1,12}:[A-Za-z0-9_.-]{1,256}")
 #: what each provider's configuration holds: (field, secret?)
 FIELDS: Mapping[str, tuple[tuple[str, bool], ...]] = {
     "sendgrid": (("public_key", False),),
