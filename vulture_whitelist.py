@@ -38,3 +38,4 @@ _.recipient_numbers
 _.from_
 _.keep_days  # web/rest/own_pixels.py: a field of the answer (pydantic), read by the browser extension
 _.filtered  # web/dashboard/pages.py: SentQuery.filtered, read by templates/sent.html
+_.topic_arns  # web/rest/providers.py: ProviderIn, read by model_dump (the provider's settings)

@@ -36,6 +36,7 @@ PURE = (
     "from_field",
     "throttle",
     "follow_up",
+    "provider_auth",
 )
 PURE_MAY_IMPORT = {"model", "errors", *PURE}
 

@@ -69,6 +69,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/api/v1/workspace/members/{user_id}"): {"role": "member", "tracking": {"track_opens": False}},
     ("patch", "/api/v1/me/tracking"): {"track_opens": True},
     ("post", "/api/v1/mailboxes"): {"imap": "imaps://bert@127.0.0.1:9", "password": "x"},
+    ("put", "/api/v1/providers"): {"provider": "mailgun", "signing_key": "walk"},
+    ("delete", "/api/v1/providers"): {"provider": "mailgun"},
 }
 
 
@@ -101,6 +103,8 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
         "user_id": w.users["alice"],
         "mailbox_id": w.mailbox,
         "address": "bob@client.example",
+        "provider": "sendgrid",  # a provider webhook's secret part is A's alone: B cannot name one
+        "secret": "a-webhook-secret-b-does-not-have",
     }
     carol_msg = w.messages["carol"].message
     secrets_of_a = [

@@ -70,7 +70,11 @@ def provider_show(
     rt = runtime(ctx)
     ws = rt.store.workspace(workspace)
     rows: list[dict[str, Any]] = [
-        {"provider": h.provider, "settings": provider_events.shown(h.provider, cfg), "updated_at": h.updated_at.isoformat()}
+        {
+            "provider": h.provider,
+            "settings": provider_events.shown(h.provider, cfg),
+            "updated_at": h.updated_at.isoformat(),
+        }
         for h, cfg in provider_events.configs(rt, ws.id)
     ]
     if as_json:
