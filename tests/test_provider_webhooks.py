@@ -19,6 +19,7 @@ import pytest
 from api_world import World, start_world
 from conftest import FakeClock
 from mailbeacon.cli import main
+from mailbeacon.errors import UpstreamTemporary
 from mailbeacon.intake import Intake
 from mailbeacon.model import Message, RecipientField, Relation, ReplyKind
 from mailbeacon.pipeline import Pipeline
@@ -26,9 +27,11 @@ from mailbeacon.provider_events import configure
 from mailbeacon.runtime import Runtime
 from mailbeacon.store import NewRecipient
 from mailbeacon.web.app import create_app
+from mailbeacon.web.providers import https_fetch
 from provider_keys import CERT_URL, MAILGUN_KEY, SendGridKey, SnsCert, corpus_path, mailgun_signed, payload
 from seeding import seed_account
 from test_providers import sns_mail
+from test_serve import free_port
 
 SES_TOPIC = "arn:aws:sns:us-east-1:1234567890:SES_Events"
 
@@ -268,12 +271,46 @@ async def test_sns_notifications_signed_confirmed_and_forged(
         other_topic = cert.sign({**payload("ses-bounce.json"), "TopicArn": "arn:aws:sns:us-east-1:999999999999:X"})
         assert (await post(other_topic)).status_code == 403
         assert (await client.post(f"/{path}", content=b"not json")).status_code == 400
+        gone = {**payload("ses-subscription-confirmation.json"), "Type": "UnsubscribeConfirmation"}
+        before = len(amazon.fetched)
+        r = await post(cert.sign(gone))
+        assert r.status_code == 200 and r.json()["confirmed"] is False and len(amazon.fetched) == before
+        bad_subscribe = {**payload("ses-subscription-confirmation.json"), "SubscribeURL": "https://evil.example/"}
+        assert (await post(cert.sign(bad_subscribe))).status_code == 401 and len(amazon.fetched) == before
     bounced = [r for r in runtime.store.replies(message_id=msg.id) if r.kind is ReplyKind.BOUNCE]
     assert sorted((r.from_address, r.detail["matched_by"]) for r in bounced) == [
         ("jane@example.com", "original-message-id"),
         ("jane@example.com", "recipient"),
         ("richard@example.com", "recipient"),
     ]
+
+
+def test_settings_a_provider_needs_and_removing_one(world: World, hooks: dict[str, Any]) -> None:
+    with world.client("bert") as bert:
+        for body, says in (
+            ({"provider": "mailgun"}, "signing key"),
+            ({"provider": "postmark", "username": "a:b"}, "cannot hold"),
+            ({"provider": "ses", "topic_arns": ["arn:aws:sqs:x"]}, "topic's ARN"),
+        ):
+            r = bert.put("/api/v1/providers", json=body)
+            assert r.status_code == 400 and says in r.json()["detail"], (body, r.text)
+    # runs last of the served tests: the URL stops working once the provider is removed
+    with world.client("alice") as alice:
+        assert alice.request("DELETE", "/api/v1/providers", json={"provider": "postmark"}).status_code == 204
+        assert alice.request("DELETE", "/api/v1/providers", json={"provider": "postmark"}).status_code == 204
+        assert "postmark" not in {p["provider"] for p in alice.get("/api/v1/providers").json()}
+        assert alice.request("DELETE", "/api/v1/providers", json={"provider": "sendgrid"}).status_code == 204
+        r = alice.put("/api/v1/providers", json={"provider": "sendgrid"})  # a new one needs its key
+        assert r.status_code == 400 and "verification key" in r.json()["detail"]
+    body = corpus_path("postmark-bounce.json").read_bytes()
+    assert httpx.post(hooks["postmark"], content=body).status_code == 404
+
+
+def test_fetching_is_https_only_and_its_failures_are_temporary(tmp_path: Path) -> None:
+    with pytest.raises(UpstreamTemporary, match="only https"):
+        https_fetch("http://sns.us-east-1.amazonaws.com/x.pem")
+    with pytest.raises(UpstreamTemporary, match="failed"):
+        https_fetch(f"https://127.0.0.1:{free_port()}/x.pem")
 
 
 def test_the_provider_command(cli: Any) -> None:

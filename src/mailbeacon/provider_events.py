@@ -166,15 +166,17 @@ class ProviderIntake:
             self._certs[url] = (pem, now + _CERT_TTL)
         return pem
 
-    def _fresh_token(self, token: str, now: datetime) -> bool:
+    def _seen(self, token: str, now: datetime) -> bool:
         with self._lock:
             for t, until in list(self._tokens.items()):
                 if until < now:
                     del self._tokens[t]
-            if token in self._tokens:
-                return False
+            return token in self._tokens
+
+    def _remember(self, token: str, now: datetime) -> None:
+        """A token is spent once its notification is recorded (a retry after a failure is not a replay)."""
+        with self._lock:
             self._tokens[token] = now + 2 * MAILGUN_MAX_AGE
-            return True
 
     def receive(self, provider: str, secret: str, headers: Mapping[str, str], body: bytes) -> Received:
         """Verify and record one notification posted to `provider`'s webhook URL with `secret`."""
@@ -204,9 +206,12 @@ class ProviderIntake:
         if provider == "mailgun":
             sig = data.get("signature") if isinstance(data, dict) else None
             token = verify_mailgun(config["signing_key"], sig if isinstance(sig, dict) else {}, now)
-            if not self._fresh_token(token, now):
+            if self._seen(token, now):
                 raise Forbidden("this Mailgun signature was used already: refused as a replay")
-        return self._record(hook, provider, PARSERS[provider](data), now)
+        got = self._record(hook, provider, PARSERS[provider](data), now)
+        if token:
+            self._remember(token, now)
+        return got
 
     def _sns(self, hook: ProviderHook, config: Mapping[str, Any], body: bytes, now: datetime) -> Received:
         sns = sns_document(body)
