@@ -302,8 +302,8 @@ def test_settings_a_provider_needs_and_removing_one(world: World, hooks: dict[st
         assert alice.request("DELETE", "/api/v1/providers", json={"provider": "sendgrid"}).status_code == 204
         r = alice.put("/api/v1/providers", json={"provider": "sendgrid"})  # a new one needs its key
         assert r.status_code == 400 and "verification key" in r.json()["detail"]
-    body = corpus_path("postmark-bounce.json").read_bytes()
-    assert httpx.post(hooks["postmark"], content=body).status_code == 404
+    bounce = corpus_path("postmark-bounce.json").read_bytes()
+    assert httpx.post(hooks["postmark"], content=bounce).status_code == 404
 
 
 def test_fetching_is_https_only_and_its_failures_are_temporary(tmp_path: Path) -> None:
