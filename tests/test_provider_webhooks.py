@@ -1,9 +1,9 @@
 """Provider events in, through a real `mailbeacon serve` on loopback: each provider's real bounce
 payload (signed with test keys standing in for the provider's) recorded as a bounce of the right
 recipient, in the stats and in the "why" answer; forged ones refused with nothing recorded; the same
-notification twice recorded once; Amazon SES by email through /api/v1/inbound. SNS over HTTP (its
-certificate and subscription confirmation fetched) runs in-process with a fake fetcher standing in
-for Amazon's servers."""
+notification twice recorded once; Amazon SES by email through /api/v1/inbound, and over HTTP with
+Amazon's servers (the signing certificate, the subscription confirmation) faked behind HTTPS_PROXY;
+the finer SNS cases in-process with a fake fetcher."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 
 from api_world import World, start_world
 from conftest import FakeClock
+from fake_amazon import FakeAmazon
 from mailbeacon.cli import main
 from mailbeacon.errors import UpstreamTemporary
 from mailbeacon.intake import Intake
@@ -216,10 +217,54 @@ def test_a_workspace_hook_reaches_only_its_own_mail(world: World, hooks: dict[st
     assert bounces(world, msg.id) == {"victim@example.com": 0}
 
 
+# -- Amazon SNS over HTTP: the served app fetches from Amazon's servers, a fake behind HTTPS_PROXY ----
+
+
+@pytest.fixture(scope="module")
+def ses_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, FakeAmazon, SnsCert]]:
+    tmp = tmp_path_factory.mktemp("ses")
+    cert = SnsCert()
+    amazon = FakeAmazon(cert.pem, tmp / "amazon-ca.pem")
+    with pytest.MonkeyPatch.context() as env:  # only the child `mailbeacon serve` sees them
+        env.setenv("HTTPS_PROXY", amazon.url)
+        env.setenv("SSL_CERT_FILE", str(tmp / "amazon-ca.pem"))
+        worlds = start_world(tmp)
+        w = next(worlds)
+    yield w, amazon, cert
+    next(worlds, None)
+    amazon.close()
+
+
+def test_ses_over_http_subscription_confirmed_bounce_recorded_forgery_refused(
+    ses_world: tuple[World, FakeAmazon, SnsCert],
+) -> None:
+    w, amazon, cert = ses_world
+    msg = track(w.rt, "a", "<custom-message-ID>", "jane@example.com", "mary@example.com")
+    with w.client("alice") as alice:
+        topics = [SES_TOPIC, "arn:aws:sns:us-west-2:123456789012:SES_Notifications"]
+        url = alice.put("/api/v1/providers", json={"provider": "ses", "topic_arns": topics}).json()["webhook_url"]
+    sns = {"content-type": "text/plain; charset=UTF-8"}  # as SNS posts it
+    confirmation = payload("ses-subscription-confirmation.json")
+    r = httpx.post(url, content=json.dumps(cert.sign(confirmation)), headers=sns, timeout=30)
+    assert r.status_code == 200 and r.json()["confirmed"] is True, r.text
+    assert amazon.requests == [CERT_URL, confirmation["SubscribeURL"]]
+    bounce = json.dumps(cert.sign(payload("ses-bounce.json"), "2"))
+    forged = bounce.replace("jane@example.com", "mary@example.com")
+    r = httpx.post(url, content=forged, headers=sns, timeout=30)
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert bounces(w, msg.id) == {"jane@example.com": 0, "mary@example.com": 0}
+    for _ in range(2):
+        r = httpx.post(url, content=bounce, headers=sns, timeout=30)
+        assert r.status_code == 200, r.text
+    assert bounces(w, msg.id) == {"jane@example.com": 1, "mary@example.com": 0}
+    assert "delivery.bounced" in why_codes(w, msg.id, "jane@example.com")
+    assert amazon.requests.count(CERT_URL) == 1  # fetched once, then from the cache
+
+
 # -- Amazon SNS over HTTP, in-process: Amazon's servers are the fake fetcher ------------------------
 
 
-class FakeAmazon:
+class AmazonFetcher:
     def __init__(self, cert: SnsCert) -> None:
         self.cert = cert
         self.fetched: list[str] = []
@@ -243,7 +288,7 @@ async def test_sns_notifications_signed_confirmed_and_forged(
     assert url is not None
     path = url.split("://", 1)[1].partition("/")[2]
     cert = SnsCert(clock())
-    amazon = FakeAmazon(cert)
+    amazon = AmazonFetcher(cert)
     intake = Intake(runtime.store, tmp_path / "journal", interval=0.01)
     transport = httpx.ASGITransport(app=create_app(runtime, intake, Pipeline(runtime), fetcher=amazon))
     async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
