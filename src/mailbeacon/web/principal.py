@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from ..store import WorkspaceView
 from ..tokens import Keyring, b64encode
 from .auth import _basic, _bearer
 from .problems import problem_for
+from .providers import WEBHOOK_PATH
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE, ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("mailbeacon.web")
@@ -46,9 +46,6 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SELF_AUTHENTICATED = frozenset(
     ("/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/pair", "/api/v1/devices/heartbeat")
 )
-
-#: provider webhooks (web/providers.py): Basic credentials there are the hook's, not a user's
-OWN_CREDENTIALS = re.compile(r"/api/v1/providers/[^/]+/[^/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +179,7 @@ class PrincipalEdge:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if OWN_CREDENTIALS.fullmatch(str(scope["path"])):  # a provider's webhook: its credentials are the hook's
+        if WEBHOOK_PATH.fullmatch(str(scope["path"])):  # a provider's webhook: Basic credentials there are the hook's
             scope.setdefault("state", {})["principal"] = None
             await self.app(scope, receive, send)
             return
