@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from ... import provider_events
 from ...addresses import try_normalise
-from ...errors import AuthError, Forbidden, MailbeaconError, UpstreamPermanent
+from ...errors import AuthError, Forbidden, MailbeaconError, NotFound, UpstreamPermanent
 from ...imap.watcher import CheckResult
 from ...instrumentation import Instrumented, instrument
 from ...pipeline import Pipeline
 from ...runtime import Runtime
-from ...store import WorkspaceView
+from ...store import ProviderHook, WorkspaceView
 from ...tokens import Keyring
 from ..principal import Principal, view_of
 from ..stream import StreamHub
@@ -137,3 +138,31 @@ def stream_hub(request: Request) -> StreamHub:
 
 
 HubDep = Annotated[StreamHub, Depends(stream_hub)]
+
+
+class ProviderDesk:
+    """The email providers of the principal's workspace (web/rest/providers.py; admins only)."""
+
+    def __init__(self, runtime: Runtime, workspace_id: int) -> None:
+        self._rt = runtime
+        self._workspace_id = workspace_id
+
+    def all(self) -> list[tuple[ProviderHook, dict[str, Any]]]:
+        return provider_events.configs(self._rt, self._workspace_id)
+
+    def put(self, provider: str, changes: dict[str, Any], *, new_url: bool) -> provider_events.Configured:
+        return provider_events.configure(self._rt, self._workspace_id, provider, changes, new_url=new_url)
+
+    def remove(self, provider: str) -> None:
+        try:
+            self._rt.store.remove_provider_hook(self._workspace_id, provider)
+        except NotFound:
+            pass  # gone already: removing twice is the same as once
+
+
+def provider_desk(request: Request, ctx: CtxDep) -> ProviderDesk:
+    ctx.require_admin()
+    return ProviderDesk(_runtime(request), ctx.principal.workspace_id)
+
+
+ProviderDeskDep = Annotated[ProviderDesk, Depends(provider_desk)]

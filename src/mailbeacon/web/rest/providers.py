@@ -11,13 +11,11 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ... import provider_events
-from ...errors import NotFound
-from ...runtime import Runtime
-from .deps import CtxDep
+from .deps import ProviderDeskDep
 
 router = APIRouter(tags=["providers"])
 Provider = Literal["ses", "sendgrid", "mailgun", "postmark"]
@@ -54,65 +52,36 @@ class ProviderOut(BaseModel):
     updated_at: datetime
 
 
-class ProviderDesk:
-    """The providers of the caller's workspace."""
-
-    def __init__(self, runtime: Runtime, workspace_id: int) -> None:
-        self._rt = runtime
-        self._workspace_id = workspace_id
-
-    def all(self) -> list[ProviderOut]:
-        return [
-            ProviderOut(
-                provider=h.provider,  # type: ignore[arg-type]  # only PROVIDERS are stored
-                settings=provider_events.shown(h.provider, cfg),
-                created_at=h.created_at,
-                updated_at=h.updated_at,
-            )
-            for h, cfg in provider_events.configs(self._rt, self._workspace_id)
-        ]
-
-    def put(self, body: ProviderIn) -> ProviderOut:
-        changes = body.model_dump(exclude={"provider", "new_url"}, exclude_none=True)
-        done = provider_events.configure(self._rt, self._workspace_id, body.provider, changes, new_url=body.new_url)
-        return ProviderOut(
-            provider=body.provider,
-            settings=provider_events.shown(body.provider, done.config),
-            webhook_url=done.url,
-            created_at=done.hook.created_at,
-            updated_at=done.hook.updated_at,
-        )
-
-    def remove(self, provider: str) -> None:
-        try:
-            self._rt.store.remove_provider_hook(self._workspace_id, provider)
-        except NotFound:
-            pass  # gone already: removing twice is the same as once
-
-
-def desk(request: Request, ctx: CtxDep) -> ProviderDesk:
-    ctx.require_admin()
-    return ProviderDesk(request.app.state.runtime, ctx.principal.workspace_id)
-
-
-DeskDep = Annotated[ProviderDesk, Depends(desk)]
+def _out(
+    provider: str, config: dict[str, Any], created: datetime, updated: datetime, url: str | None = None
+) -> ProviderOut:
+    return ProviderOut(
+        provider=provider,  # type: ignore[arg-type]  # only PROVIDERS are stored
+        settings=provider_events.shown(provider, config),
+        webhook_url=url,
+        created_at=created,
+        updated_at=updated,
+    )
 
 
 @router.get("/api/v1/providers", response_model=list[ProviderOut])
-async def list_providers(d: DeskDep) -> list[ProviderOut]:
+async def list_providers(d: ProviderDeskDep) -> list[ProviderOut]:
     """The workspace's providers and what is set for each."""
-    return await asyncio.to_thread(d.all)
+    hooks = await asyncio.to_thread(d.all)
+    return [_out(h.provider, cfg, h.created_at, h.updated_at) for h, cfg in hooks]
 
 
 @router.put("/api/v1/providers", response_model=ProviderOut)
-async def set_provider(d: DeskDep, body: ProviderIn) -> ProviderOut:
+async def set_provider(d: ProviderDeskDep, body: ProviderIn) -> ProviderOut:
     """Set a provider's keys (the fields given change; the others stay). The first time, and with
     `new_url`, the answer holds the webhook URL to paste in the provider's console."""
-    return await asyncio.to_thread(d.put, body)
+    changes = body.model_dump(exclude={"provider", "new_url"}, exclude_none=True)
+    done = await asyncio.to_thread(lambda: d.put(body.provider, changes, new_url=body.new_url))
+    return _out(body.provider, done.config, done.hook.created_at, done.hook.updated_at, done.url)
 
 
 @router.delete("/api/v1/providers", status_code=204, response_class=Response)
-async def remove_provider(d: DeskDep, body: ProviderRemove) -> Response:
+async def remove_provider(d: ProviderDeskDep, body: ProviderRemove) -> Response:
     """Stop taking a provider's notifications (its webhook URL stops working)."""
     await asyncio.to_thread(d.remove, body.provider)
     return Response(status_code=204)
