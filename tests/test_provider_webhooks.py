@@ -133,6 +133,10 @@ def test_a_sendgrid_bounce_is_a_bounce_of_its_recipient_once_and_forgeries_are_r
     assert bounces(world, msg.id) == {"noreply@example.com": 1, "x@example.com": 0}
     assert "delivery.bounced" in why_codes(world, msg.id, "noreply@example.com")
     assert "delivery.bounced" not in why_codes(world, msg.id, "x@example.com")
+    with world.client("alice") as alice:  # the same transaction told it: one `bounce` event
+        told = [e for e in alice.get("/api/v1/events", params={"limit": 200}).json()["items"] if e["type"] == "bounce"]
+    mine = [e["data"] for e in told if e["data"].get("failed_recipient") == "noreply@example.com"]
+    assert len(mine) == 1 and mine[0]["provider"] == "sendgrid" and mine[0]["status"] == "5.1.1", told
     # an unknown URL, or another provider's: nothing
     assert httpx.post(hooks["sendgrid"] + "x", content=body, headers=key.headers(body)).status_code == 404
     assert httpx.post(hooks["sendgrid"].replace("/sendgrid/", "/mailgun/"), content=body).status_code == 404
