@@ -303,7 +303,7 @@ class EventKind(StrEnum):
     REPLY = "reply"
     #: an out-of-office or other automatic answer
     AUTO_REPLY = "auto_reply"
-    #: a delivery failure: a DSN, or a provider's bounce or complaint (`data["provider"]`)
+    #: a delivery failure: a DSN, or a provider's bounce (`data["provider"]`); complaints are recorded as reports, untold
     BOUNCE = "bounce"
     #: an open known only from a click or a reply while the pixel was blocked (R5)
     OPEN_INFERRED = "open_inferred"
