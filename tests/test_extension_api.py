@@ -14,12 +14,13 @@ import httpx
 import pytest
 
 from conftest import FakeClock, Run
-from mailbeacon.devices import HEARTBEAT, PAIRING_CODE_LIFETIME, PairingLimiter, new_pairing_code, sign_beacon
+from mailbeacon.devices import HEARTBEAT, PAIRING_CODE_LIFETIME, new_pairing_code, sign_beacon
 from mailbeacon.intake import Intake
 from mailbeacon.model import HitKind
 from mailbeacon.passwords import hash_password
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime, load_keyring
+from mailbeacon.throttle import Rule, SignInThrottle
 from mailbeacon.web.app import create_app
 from seeding import PASSWORD, Seeded, open_token, seed_message
 
@@ -111,16 +112,16 @@ async def test_guessing_codes_is_limited_per_client(world: World) -> None:
     assert r.status_code == 201
 
 
-def test_the_limiter_forgets_the_oldest_clients() -> None:
+def test_the_pairing_throttle_forgets_the_oldest_clients() -> None:
     clock = FakeClock()
-    lim = PairingLimiter(clock, limit=2, window=60, max_keys=3)
+    lim = SignInThrottle(clock, per_client=Rule(limit=2, window=60), max_keys=3)
     for c in ("a", "a", "b", "c", "d"):
-        lim.failed(c)
-    assert lim.wait("a") == 0  # dropped (least recently used) when "d" came
-    lim.failed("d")
-    assert lim.wait("d") == 60
+        lim.failed("", c)
+    assert lim.wait("", "a") == 0  # dropped (least recently used) when "d" came
+    lim.failed("", "d")
+    assert lim.wait("", "d") == 60
     clock.advance(30)
-    assert lim.wait("d") == 30
+    assert lim.wait("", "d") == 30
 
 
 async def test_whose_token_says_workspace_and_sender_and_nothing_else(world: World) -> None:

@@ -24,6 +24,7 @@ from mailbeacon.intake import Intake
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.web.app import create_app
+from mailbeacon.web.principal import SELF_AUTHENTICATED
 from mailbeacon.web.problems import STATUS, status_of
 from seeding import PASSWORD, open_token, seed_account
 from test_serve import free_port
@@ -125,8 +126,10 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
             assert not unknown, f"the isolation walk does not know what of A to put in {unknown} of {path}"
             url = path.format(**ids)
             body = BODIES.get((method, path))
-            if (method, path) == ("post", "/api/v1/self-view"):  # A's own pixel token, from B
+            if path in ("/api/v1/self-view", "/api/v1/self-view/check"):  # A's own pixel token, from B
                 body = {"token": open_token(w.rt, alice_msg, "bob@client.example")}
+            if path in ("/api/v1/self-view/check", "/api/v1/devices/heartbeat"):  # as A's device, unsigned
+                body = {**(body or {}), "device": w.device, "ts": int(w.rt.clock().timestamp()), "sig": "AAAA"}
             if (method, path) == ("post", "/api/v1/inbound"):  # a reply to A's message, posted by B
                 r = b.post(url, content=_reply_to(alice_msg.message.rfc_message_id))
             else:
@@ -137,15 +140,16 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
                 assert r.status_code == 404, (method, url, r.status_code, r.text)
                 assert r.headers["content-type"] == "application/problem+json"
                 assert r.json()["code"] == "not_found"
-            elif path == "/api/v1/self-view":  # authenticated by the device's signature or cookie only
-                assert r.status_code == 401, r.text
+            elif path in SELF_AUTHENTICATED:  # by the device's signature, cookie or pairing code only
+                assert r.status_code == 401 and r.json()["code"] == "unauthenticated", (path, r.text)
             elif path == "/api/v1/inbound":
                 assert r.status_code == 200 and r.json()["replies"] == [], r.text
-            elif path != "/api/v1/devices/pair":
+            else:
                 assert r.status_code < 300, (method, url, r.status_code, r.text)
             for text in secrets_of_a:
                 assert text not in r.text, (method, url, text)
     assert walked >= 18
+    assert {path for path, _, _ in served_operations(w)} >= SELF_AUTHENTICATED  # every route is walked
     assert a_snapshot(w) == before
     # the same reply from A's own side is A's: the inbound step of the walk could have found a leak
     with w.client("alice") as a:

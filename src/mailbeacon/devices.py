@@ -11,7 +11,7 @@ clock, and D is a non-revoked device of the message's sender. The extension's he
 signed the same way with the word `heartbeat` in the token's place.
 
 A device is paired without a password through a one-time pairing code: short-lived, stored
-hashed, used up by the exchange; failed exchanges are limited per client address.
+hashed, used up by the exchange; failed exchanges are limited per client address (throttle.py).
 
 A beacon counts once: the same (D, T, TS) again inside its window is a replay (`SeenBeacons`).
 """
@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
-import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .model import Clock
 from .tokens import Keyring, b64decode, b64encode
 
 MAX_SKEW = 300
@@ -40,34 +37,6 @@ def new_pairing_code() -> str:
     """A one-time code like `3F9A-07C2-B1E4` (48 random bits: with the exchange limited to a
     few failures per client and the code living minutes, not guessable)."""
     return "-".join(secrets.token_hex(2).upper() for _ in range(3))
-
-
-class PairingLimiter:
-    """At most `limit` failed code exchanges per client address in `window` seconds."""
-
-    def __init__(self, clock: Clock, *, limit: int = 10, window: float = 600.0, max_keys: int = 10_000) -> None:
-        self.clock, self.limit, self.window, self.max_keys = clock, limit, window, max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def wait(self, client: str) -> int:
-        """Seconds before this client may try again (0: go ahead)."""
-        now = self.clock().timestamp()
-        with self._lock:
-            times = self._failures.get(client)
-            if times is None or len(times) < self.limit:
-                return 0
-            left = times[0] + self.window - now
-        return math.ceil(left) if left > 0 else 0
-
-    def failed(self, client: str) -> None:
-        now = self.clock().timestamp()
-        with self._lock:
-            times = self._failures.pop(client, None) or deque(maxlen=self.limit)
-            times.append(now)
-            self._failures[client] = times
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
 
 
 def device_secret(keyring: Keyring, public_id: str) -> str:

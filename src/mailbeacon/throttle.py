@@ -1,11 +1,15 @@
 """Throttling of failed sign-ins, per address and per client. Pure; the clock is injected.
 
-SMTP AUTH and HTTP Basic share one `SignInThrottle` (on the Runtime): each failed password
+One throttle, two uses. SMTP AUTH and HTTP Basic share one `SignInThrottle` (on the Runtime):
+each failed password
 counts against the address tried and against the client (IP) that tried it. When either has
 `limit` failures inside the last `window` seconds, further attempts are refused *before* the
 password is checked (no scrypt is spent on them) until the oldest of those failures leaves the
 window. A successful sign-in clears the address's failures, not the client's (one valid account
 must not reset a client that guesses at others).
+
+The browser extension's pairing-code exchange has its own `SignInThrottle` with the `PAIRING`
+rule per client (there is no address: the code is the credential; web/extension.py).
 
 Memory is bounded: at most `limit` timestamps per key and `max_keys` keys, the least recently
 used dropped first.
@@ -30,6 +34,8 @@ class Rule:
 #: OWASP-style: a handful of tries per account, more per client (NAT, shared offices)
 PER_ADDRESS = Rule(limit=5, window=15 * 60)
 PER_CLIENT = Rule(limit=20, window=15 * 60)
+#: failed pairing-code exchanges per client: a code has 48 random bits and lives 10 minutes
+PAIRING = Rule(limit=10, window=10 * 60)
 
 
 class SignInThrottle:

@@ -3,7 +3,7 @@
 The tracking endpoints (`/o/`, `/c/`) are raw ASGI in front (see tracking.py); every other
 path goes to the REST API app (web/rest/, FastAPI), behind the edge that resolves the caller's
 principal (principal.py). A few routes are plain Starlette routes inside it (`ROUTES`): the
-health check, the self-view beacon (its own signature, no principal) and inbound mail.
+health check and the dashboard's sign-in form.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..intake import Intake
 from ..pipeline import Pipeline
 from ..provider_events import Fetcher, ProviderIntake
 from ..runtime import Runtime
-from . import api, dashboard, extension, signin_page
+from . import api, dashboard, signin_page
 from .body import JSON_LIMIT, BodyLimit
 from .principal import PrincipalEdge
 from .problems import PROBLEM_TYPE, problem_body
@@ -34,9 +34,6 @@ log = logging.getLogger("mailbeacon.web")
 
 ROUTES = [
     Route("/healthz", api.healthz, methods=["GET"]),
-    Route("/api/v1/devices/pair", extension.pair_with_code, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/devices/heartbeat", extension.heartbeat, methods=["POST", "OPTIONS"]),
-    Route("/api/v1/self-view/check", extension.token_check, methods=["POST", "OPTIONS"]),
     Route("/signin", signin_page.signin_form, methods=["GET"]),
     Route("/signin", signin_page.signin, methods=["POST"]),
     Route("/signout", signin_page.signout, methods=["POST"]),

@@ -32,7 +32,7 @@ from ..runtime import Runtime
 from ..store import WorkspaceView
 from ..tokens import Keyring, b64encode
 from .auth import _basic, _bearer
-from .problems import problem_for
+from .problems import send_problem
 from .providers import WEBHOOK_PATH
 from .tracking import DEVICE_COOKIE, DEVICE_COOKIE_PURPOSE, ASGIApp, Receive, Scope, Send
 
@@ -196,16 +196,7 @@ class PrincipalEdge:
                     if not csrf_ok(self.runtime.keyring, session, given):
                         raise Forbidden("a signed-in browser's change needs the session's X-CSRF-Token header")
             except MailbeaconError as exc:
-                status, body, extra = problem_for(exc)
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [(k.encode(), v.encode()) for k, v in extra.items()]
-                        + [(b"content-length", str(len(body)).encode())],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_problem(send, exc)
                 return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -4,11 +4,15 @@ Every `MailbeaconError` class has its status and code here (a test walks the cla
 what the caller got wrong is 4xx; the server's configuration, its database and the upstream
 mail server failing are 5xx. The JSON also carries `error` (the same sentence as `detail`),
 which the routes before v1's OpenAPI answered with.
+
+One translation: the FastAPI app's handlers answer with `problem_for`, and the edges in front of
+it (principal.py, body.py) answer with `send_problem`, the same bytes written to ASGI `send`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import (
@@ -75,3 +79,16 @@ def problem_for(exc: MailbeaconError) -> tuple[int, bytes, dict[str, str]]:
     elif status == 503:
         headers["retry-after"] = "5"
     return status, problem_body(status, code, title, str(exc)), headers
+
+
+async def send_problem(
+    send: Callable[[dict[str, Any]], Awaitable[None]], exc: MailbeaconError, *, close: bool = False
+) -> None:
+    """Answer `exc` as a raw ASGI response (the edges that run before the app). `close`: the
+    request body was not read, so the connection is not kept for another request."""
+    status, body, extra = problem_for(exc)
+    headers = [(k.encode(), v.encode()) for k, v in extra.items()] + [(b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -22,7 +22,7 @@ from ...replies.providers import PROVIDERS
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
 from . import accounts, docs, events, mailboxes, messages, own_pixels, providers, sending, workspace
-from .mail_models import InboundOut, ProviderEventsOut, SelfViewIn
+from .mail_models import InboundOut, ProviderEventsOut
 from .models import Problem
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -33,6 +33,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
         (403, "Not allowed for this role"),
         (404, "Not found (or not visible to the caller)"),
         (409, "Conflict"),
+        (413, "The request body is too large"),
         (422, "The request does not match the schema"),
         (503, "The database is unavailable"),
     )
@@ -82,28 +83,15 @@ def _problems_in_openapi(app: FastAPI) -> None:
 
 
 def _documented_routes(app: FastAPI) -> None:
-    """The self-view beacon and inbound mail keep their Starlette handlers (they read the request
-    themselves); they are in the OpenAPI document all the same."""
-    from .. import api, inbound
+    """Inbound mail and provider events keep their Starlette handlers (they read the request
+    themselves); they are in the OpenAPI document all the same. The browser extension's routes
+    authenticate themselves (a signature, the device cookie or a pairing code) and find the device
+    by its own id, not in a principal's scoped view: they live in web/extension.py, outside the
+    route modules here."""
+    from .. import extension, inbound
     from ..providers import receive_provider_event
 
-    app.add_api_route("/api/v1/self-view", api.self_view, methods=["OPTIONS"], include_in_schema=False)  # CORS
-    app.add_api_route(
-        "/api/v1/self-view",
-        api.self_view,
-        methods=["POST"],
-        tags=["devices"],
-        summary="The self-view beacon of a paired device",
-        status_code=204,
-        response_class=Response,
-        responses={204: {"description": "recorded"}},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": SelfViewIn.model_json_schema()}},
-            }
-        },
-    )
+    app.include_router(extension.router)
     app.add_api_route(
         "/api/v1/inbound",
         inbound.receive_inbound,

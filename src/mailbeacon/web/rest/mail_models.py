@@ -1,5 +1,6 @@
 """The request and response bodies of REST API v1 about mail going out and coming in: sending,
-inbound messages, the self-view beacon, watched mailboxes."""
+inbound messages, watched mailboxes, and the browser extension's routes (the self-view beacon,
+pairing with a code, whose token, the heartbeat)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from .models import Model
+from .models import DevicePaired, Model
 
 # -- sending ----------------------------------------------------------------------------------
 
@@ -83,16 +84,59 @@ class MailboxChecked(BaseModel):
     folders: dict[str, int]
 
 
-# -- the routes kept from before v1's OpenAPI (documented here) ---------------------------------
+# -- the routes a device authenticates itself (signature, cookie or pairing code) -------------
+
+#: Unix time in seconds: a JSON integer, or a string of digits
+UnixTime = Annotated[int, Field(strict=True, ge=0, le=2**40)] | Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+SIG = 'base64url(HMAC-SHA256(secret, "device|token|ts")); the heartbeat signs the word `heartbeat` as its token'
+
+
+class Signed(BaseModel):
+    """The signature of a paired device (see docs/api.md); missing parts do not check out (401)."""
+
+    device: str = Field(default="", description="the device id")
+    ts: UnixTime = Field(default=0, description="Unix time in seconds, within 5 minutes of the server's clock")
+    sig: str = Field(default="", description=SIG)
 
 
 class SelfViewIn(BaseModel):
     """A paired device is showing the message behind `token` now (see docs/api.md)."""
 
-    token: str = Field(description="the message's pixel token, as found in the message (with or without .gif)")
+    token: str = Field(
+        default="", description="the message's pixel token, as found in the message (with or without .gif)"
+    )
     device: str | None = Field(default=None, description="the device id; without it, the device cookie is used")
-    ts: int | None = Field(default=None, description="Unix time in seconds, within 5 minutes of the server's clock")
-    sig: str | None = Field(default=None, description='base64url(HMAC-SHA256(secret, "device|token|ts"))')
+    ts: UnixTime = Field(default=0, description="Unix time in seconds, within 5 minutes of the server's clock")
+    sig: str = Field(default="", description=SIG)
+
+
+class TokenCheckIn(Signed):
+    token: str = Field(default="", description="a pixel token found on a webmail page (with or without .gif)")
+
+
+class TokenCheckOut(BaseModel):
+    workspace: bool = Field(description="the token is one of the device's workspace")
+    sender: bool = Field(description="... and of a message the device's user sent")
+
+
+class HeartbeatIn(Signed):
+    sites: list[str] = Field(
+        default_factory=list, max_length=50, description="the webmail hosts the extension may read; `*`: every site"
+    )
+    last_acted: Annotated[int, Field(strict=True, ge=0, le=2**40)] | None = Field(
+        default=None, description="Unix time the extension last sent a beacon; null: never"
+    )
+
+
+class PairIn(BaseModel):
+    code: str = Field(
+        default="", max_length=100, description="the one-time pairing code (`mailbeacon device pair-code`)"
+    )
+    name: str = Field(default="", description="what to call the device (cut at 200 characters)")
+
+
+class PairedOut(DevicePaired):
+    user: str = Field(description="the email of the user the device is paired with")
 
 
 class InboundReply(BaseModel):
