@@ -31,6 +31,7 @@ from mailbeacon.runtime import Runtime
 from mailbeacon.throttle import PER_ADDRESS
 from mailbeacon.web.app import ROUTES, create_app
 from mailbeacon.web.body import JSON_LIMIT
+from mailbeacon.web.problems import STATUS
 from mailbeacon.web.rest import build_api
 from mailbeacon.web.tracking import TRACKING_ROUTES
 from seeding import PASSWORD, Seeded, click_token, open_token, seed_message
@@ -158,6 +159,39 @@ async def test_a_chunked_body_over_the_limit_is_stopped_while_streaming(api: Api
     assert sent <= JSON_LIMIT + 16 * 1024 * 2  # the app stopped reading right after the limit
     r = await api.client.post("/api/v1/inbound", content=endless(), headers=basic(ALICE))
     assert r.status_code == 413 and "smtp_max_size" in r.json()["error"]
+
+
+async def test_every_error_answer_under_the_api_is_a_problem_detail(api: Api) -> None:
+    """Whichever layer answers (the body limit, the principal edge, FastAPI's validation, a route,
+    the pairing throttle): RFC 9457 with a stable code, never a bare {"error": ...}."""
+    c = api.client
+    answers = [
+        await c.post("/api/v1/self-view", content=b"{}", headers={"Content-Length": str(10**9)}),  # body.py
+        await c.post("/api/v1/self-view", content=b"{}", headers={"Content-Length": "2x"}),
+        await c.post("/api/v1/inbound", content=b" " * (api.rt.settings.smtp_max_size + 1), headers=basic(ALICE)),
+        await c.get("/api/v1/messages", headers={"Authorization": "Bearer mbt_nope"}),  # principal.py
+        await c.get("/api/v1/messages"),  # the route
+        await c.get("/api/v1/messages", params={"limit": 0}, headers=basic(ALICE)),  # validation
+        await c.post("/api/v1/self-view", content=b"not json"),
+        await c.post("/api/v1/devices/heartbeat", json={"sites": "mail.google.com"}),
+        await c.get("/api/v1/nowhere"),
+        await c.delete("/api/v1/me", headers=basic(ALICE)),
+    ]
+    answers += [await c.post("/api/v1/devices/pair", json={"code": "NOPE"}) for _ in range(11)]  # the throttle
+    statuses = {STATUS_OF_CODE[r.json()["code"]] for r in answers}
+    assert {400, 401, 404, 405, 413, 422, 429} <= statuses
+    for r in answers:
+        assert r.headers["content-type"] == "application/problem+json", (r.status_code, r.text)
+        body = r.json()
+        assert body["status"] == r.status_code and body["title"] and body["detail"], body
+        assert STATUS_OF_CODE[body["code"]] == r.status_code, body
+
+
+#: every stable code and its status (web/problems.py, and FastAPI's own answers)
+STATUS_OF_CODE = {code: status for status, code, _ in STATUS.values()} | {
+    "invalid_request": 422,
+    "method_not_allowed": 405,
+}
 
 
 # -- throttling -------------------------------------------------------------------------------
