@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+
+from conftest import FakeClock
 
 from mailbeacon.errors import Conflict, NotFound
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
@@ -187,3 +191,33 @@ def test_meta(any_runtime: Runtime) -> None:
     st.set_meta("k", "1")
     st.set_meta("k", "2")
     assert st.get_meta("k") == "2"
+
+
+def test_a_busy_api_key_writes_its_last_use_at_most_once_a_minute(any_runtime: Runtime) -> None:
+    rt = any_runtime
+    clock = rt.clock
+    assert isinstance(clock, FakeClock)
+    user = seed_account(rt)
+    key = rt.store.add_api_token(user.id, "mbt_busy", "ci", clock())
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    event.listen(rt.store.engine, "before_cursor_execute", count)
+    try:
+        first = clock()
+        for _ in range(5):
+            assert rt.store.user_for_api_token("mbt_busy", clock()) == user
+            clock.advance(10)  # 50 s of requests: one write
+        assert len(writes) == 1
+        (listed,) = [k for k in rt.store.api_tokens(user.id) if k.id == key.id]
+        assert listed.last_used_at == first
+        clock.advance(10)  # a minute after the write: the next request writes again
+        assert rt.store.user_for_api_token("mbt_busy", clock()) == user
+        assert len(writes) == 2
+        (listed,) = [k for k in rt.store.api_tokens(user.id) if k.id == key.id]
+        assert listed.last_used_at == clock()
+    finally:
+        event.remove(rt.store.engine, "before_cursor_execute", count)

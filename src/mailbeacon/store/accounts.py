@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
@@ -14,6 +14,9 @@ from ..model import ROLE_ADMIN, ROLE_MEMBER, ApiKey, Device, User, Workspace
 from ..passwords import token_hash
 from . import schema as t
 from .base import StoreBase
+
+#: how stale an API key's `last_used_at` may get before a request writes it again
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def _workspace(row: Row[Any]) -> Workspace:
@@ -242,13 +245,17 @@ class AccountsStore(StoreBase):
             raise NotFound(f"no API key {token_id} of this user (`mailbeacon token list EMAIL` lists them)")
 
     def user_for_api_token(self, token: str, now: datetime) -> User | None:
+        """The key's user. Its `last_used_at` is written at most once a `LAST_USED_EVERY` (a busy
+        key is not a write per request), so it is right to the minute."""
         h = token_hash(token)
+        k = t.api_tokens.c
         with self.tx() as c:
-            uid = c.execute(select(t.api_tokens.c.user_id).where(t.api_tokens.c.token_hash == h)).scalar()
-            if uid is None:
+            row = c.execute(select(k.id, k.user_id, k.last_used_at).where(k.token_hash == h)).first()
+            if row is None:
                 return None
-            c.execute(update(t.api_tokens).where(t.api_tokens.c.token_hash == h).values(last_used_at=now))
-        return self.user(int(uid))
+            if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+                c.execute(update(t.api_tokens).where(k.id == row.id).values(last_used_at=now))
+        return self.user(int(row.user_id))
 
     # -- pairing codes ------------------------------------------------------------------------
 
