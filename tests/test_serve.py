@@ -148,6 +148,14 @@ def test_first_start_sets_up_once(tmp_path: Path) -> None:
     assert f"data          {tmp_path / 'data'}" in first
     assert "created a new, empty database at " + db in first
     assert "WARNING mailbeacon: Tracking links use http://t.example.test" in first and "docs/deploy.md" in first
+    # where the API's docs page and the dashboard's sign-in are, on the first start and every other
+    assert "API docs      http://t.example.test/api/v1/docs" in first
+    assert "dashboard     http://t.example.test/signin" in first
+    server.start()
+    assert server.stop() == 0
+    again = server.log.read_text()[len(first) :]
+    assert "mailbeacon is set up" not in again
+    assert "API docs http://t.example.test/api/v1/docs, dashboard sign-in http://t.example.test/signin" in again
     server.log.write_text("")
     server.start()
     assert server.stop() == 0

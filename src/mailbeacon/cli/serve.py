@@ -52,6 +52,8 @@ def _welcome(rt: Runtime, created: dict[str, str]) -> None:
         f"  API token     {created['token']}\n\n"
         f"  data          {s.effective_data_dir}  (database {s.effective_database_url})\n"
         f"  HTTP          http://{s.http}   (tracking links use {rt.public_url})\n"
+        f"  API docs      {rt.public_url}/api/v1/docs\n"
+        f"  dashboard     {rt.public_url}/signin   (the admin user's email and password)\n"
         f"  SMTP proxy    {smtp}   (AUTH PLAIN/LOGIN with a user's email and password)\n"
         f"  upstream SMTP {mask(s.upstream_smtp)}\n\n"
         f"Next: add your sender with `{prog} user add you@yourdomain --workspace {created['workspace']}`\n"
@@ -114,7 +116,11 @@ def serve(
     if created:
         _welcome(rt, created)
     else:
-        line(console, f"mailbeacon serving HTTP on {rt.settings.http}, SMTP proxy on {rt.settings.smtp}")
+        line(
+            console,
+            f"mailbeacon serving HTTP on {rt.settings.http}, SMTP proxy on {rt.settings.smtp}\n"
+            f"  API docs {rt.public_url}/api/v1/docs, dashboard sign-in {rt.public_url}/signin",
+        )
     _hints(rt)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
