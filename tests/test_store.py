@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event
 
 from conftest import FakeClock
-
 from mailbeacon.errors import Conflict, NotFound
 from mailbeacon.model import Hit, HitKind, Reason, Reply, ReplyKind, Verdict, VerdictClass
 from mailbeacon.runtime import Runtime

@@ -26,6 +26,7 @@ from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from mailbeacon.smtp import SmtpProxy
 from mailbeacon.web.app import create_app
+from seeding import seed_message
 from test_diagnose import GOLDEN_PROBLEMS, GOLDEN_SCENARIO, GOLDEN_SILENCE
 from test_smtp_proxy import Sink, proxy, sink, swaks, write_message  # noqa: F401  (proxy, sink: fixtures)
 from why_cases import PROBLEMS, SCENARIO_ROWS, SILENCE, Case, render
@@ -399,3 +400,38 @@ def test_stats_says_which_emails_went_out_untracked_and_why(cli: Run, sqlite_url
     code, out, _ = cli("stats", "--json")
     untracked = [m["untracked"] for m in json.loads(out)]
     assert untracked[0] is None and all(untracked[1:])  # newest first: the HTML email was tracked
+
+
+async def test_a_workspace_with_its_own_tracking_domain_is_judged_by_that_one(
+    cli: Run, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The message did not record its tracking address: the workspace's `tracking_url` is it, not the
+    server's public_url (http://t.example.test here, a local name over plain http)."""
+    rt = Runtime.open(make_settings(tmp_path, sqlite_url), clock=FakeClock())
+    seeded = seed_message(rt)
+    ws = seeded.workspace
+    rt.store.add_api_token(seeded.user.id, "mbt_why", "t", rt.clock())
+    path = f"/api/v1/messages/{seeded.message.id}/recipients/bob%40client.example/why"
+    transport = httpx.ASGITransport(app=create_app(rt, Intake(rt.store, tmp_path / "j"), Pipeline(rt)))
+
+    async def both() -> list[dict[str, object]]:
+        code, out, err = cli("why", str(seeded.message.id), "bob@client.example", "--json")
+        assert code == 0, err
+        async with httpx.AsyncClient(transport=transport, base_url="http://t.example.test") as client:
+            r = await client.get(path, headers={"Authorization": "Bearer mbt_why"})
+        assert r.status_code == 200, r.text
+        (by_cli,) = json.loads(out)
+        lines = [line for line in by_cli["notes"] if str(line["code"]).startswith("address.")]
+        assert lines == [line for line in r.json()["notes"] if str(line["code"]).startswith("address.")]
+        return lines
+
+    try:
+        assert [line["code"] for line in await both()] == ["address.local_name"]  # the server's
+        rt.store.update_workspace(ws.id, settings={**ws.settings, "tracking_url": "https://t.acme.com"})
+        assert await both() == []
+        rt.store.update_workspace(ws.id, settings={**ws.settings, "tracking_url": "http://t.acme.com"})
+        (line,) = await both()
+        assert line["code"] == "address.plain_http" and "http://t.acme.com uses plain http" in str(line["text"])
+        assert "tracking_url in the workspace's settings" in str(line["todo"])
+    finally:
+        rt.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.header import decode_header, make_header
@@ -28,6 +28,7 @@ from . import rewrite
 from .addresses import domain_of, header_addresses, normalise, relation_of
 from .errors import AuthError, InvalidInput, NotFound
 from .model import HitKind, RecipientField, Relation, TrackingChoice, TrackMode
+from .reachability import tracking_base
 from .switches import choose_tracking, parse_track
 from .tokens import InvalidToken, Keyring
 
@@ -174,13 +175,6 @@ def unusable_reason(raw: bytes, heads: Message) -> str | None:
     if not heads.keys():
         return "no-headers: the message has no header fields (not an RFC 5322 message)"
     return None
-
-
-def tracking_base(public_url: str, workspace_settings: Mapping[str, object]) -> str:
-    """Where a workspace's links and pixels point: its own tracking URL (`tracking_url`, a host of
-    the sender's domain served by this mailbeacon), else the server's `public_url`."""
-    own = workspace_settings.get("tracking_url")
-    return (own if isinstance(own, str) and own else public_url).rstrip("/")
 
 
 def new_message_id(sender: str) -> str:

@@ -1,9 +1,11 @@
 """Whether recipients can reach the tracking links: a public URL on loopback, a private network or
-plain http means pixels and links that nobody outside can load (or that leak over the network). Pure."""
+plain http means pixels and links that nobody outside can load (or that leak over the network);
+and which address that is for a workspace (its own tracking domain, else the server's). Pure."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 DEPLOY_DOC = "docs/deploy.md"
@@ -54,3 +56,10 @@ def public_url_warning(url: str) -> str | None:
         f"Tracking links use {url}: {'; '.join(problems)}. Set public_url to an https "
         f"address recipients can reach (see {DEPLOY_DOC})."
     )
+
+
+def tracking_base(public_url: str, workspace_settings: Mapping[str, object]) -> str:
+    """Where a workspace's links and pixels point: its own tracking URL (`tracking_url`, a host of
+    the sender's domain served by this mailbeacon), else the server's `public_url`."""
+    own = workspace_settings.get("tracking_url")
+    return (own if isinstance(own, str) and own else public_url).rstrip("/")

@@ -121,3 +121,5 @@ class Facts:
     counts: Counts | None = None
     #: seconds a hit's verdict may still change after it arrives
     settle_window: float = 120.0
+    #: the workspace's own tracking domain (its `tracking_url` setting), None when it has none
+    workspace_tracking_url: str | None = None

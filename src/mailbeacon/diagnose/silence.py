@@ -15,6 +15,14 @@ from .machines import name_of
 from .seen import Seen
 from .wording import after, join, kb, plural, span
 
+#: what to do about a tracking address recipients cannot use: the server's, or the workspace's own domain
+_URL_TODO = {
+    "server": "Give mailbeacon a public https address (setting public_url); it applies to emails sent afterwards.",
+    "workspace": (
+        "Give the workspace's tracking domain a public https address (tracking_url in the workspace's "
+        "settings); it applies to emails sent afterwards."
+    ),
+}
 _URL_TEXT = {
     "loopback": "The tracking address {url} points at this machine, so no recipient can load the pixel or open tracked links.",
     "private": "The tracking address {url} is on a private network, so recipients cannot load the pixel or open tracked links.",
@@ -35,7 +43,7 @@ def reachability(facts: Facts, seen: Seen) -> list[Line]:
             f"address.{code}",
             status,
             _URL_TEXT[code].format(url=facts.public_url),
-            "Give mailbeacon a public https address (setting public_url); it applies to emails sent afterwards.",
+            _URL_TODO["workspace" if facts.public_url == facts.workspace_tracking_url else "server"],
             {"public_url": facts.public_url, "problems": issues},
         )
     ]

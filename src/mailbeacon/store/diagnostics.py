@@ -14,6 +14,7 @@ from ..diagnose.facts import DeviceFact, Facts, HitFact, Injection, MailboxFact,
 from ..errors import NotFound
 from ..model import HitKind, Message, Reason, Recipient, RecipientField, Relation, ReplyKind, TrackingChoice
 from ..model import VerdictClass as V
+from ..reachability import tracking_base
 from . import schema as t
 from .counts import CountsStore
 from .hits import STATE_SETTLED
@@ -67,12 +68,15 @@ def relay_of(outcome: Mapping[str, Any], address: str) -> str | None:
 
 class DiagnosticsStore(CountsStore):
     def why_facts(self, message: Message, recipient: Recipient, *, public_url: str, settle_window: float) -> Facts:
-        """The facts for one recipient of `message`. `public_url`: the current tracking address,
-        used when the message did not record the one its copies carry."""
+        """The facts for one recipient of `message`. `public_url`: the server's tracking address;
+        when the message did not record the one its copies carry, the workspace's own tracking
+        domain (`tracking_url`) or else that one is."""
         with self.read() as c:
-            domains = c.execute(
-                select(t.workspaces.c.domains).where(t.workspaces.c.id == message.workspace_id)
-            ).scalar()
+            ws = c.execute(
+                select(t.workspaces.c.domains, t.workspaces.c.settings).where(t.workspaces.c.id == message.workspace_id)
+            ).first()
+            domains, settings = (ws.domains, ws.settings) if ws is not None else (None, None)
+            own = tracking_base("", settings or {})
             return Facts(
                 message_id=message.id,
                 rfc_message_id=message.rfc_message_id,
@@ -83,7 +87,8 @@ class DiagnosticsStore(CountsStore):
                 relation=recipient.relation,
                 switches=switches_of(message.tracking),
                 injection=injection_of(message.outcome, message.links),
-                public_url=str(message.outcome.get("public_url") or public_url),
+                public_url=str(message.outcome.get("public_url") or tracking_base(public_url, settings or {})),
+                workspace_tracking_url=own or None,
                 html_bytes=_int(message.outcome.get("html_bytes")),
                 relay=relay_of(message.outcome, recipient.address),
                 workspace_domains=tuple(domains or ()),

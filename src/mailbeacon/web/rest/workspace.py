@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from ...errors import Conflict
-from ...instrumentation import tracking_base
 from ...model import ROLE_ADMIN, Workspace
+from ...reachability import tracking_base
 from .accounts import member_out
 from .deps import CtxDep
 from .models import MemberIn, MemberOut, Switches, WorkspaceIn, WorkspaceOut
