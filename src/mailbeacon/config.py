@@ -111,6 +111,13 @@ class Settings:
     self_view_window: float = _s(
         10.0, "Seconds after a self-view beacon during which pixel hits of that recipient are the sender's."
     )
+    session_idle: float = _s(
+        12 * 3600.0,
+        "Seconds a dashboard session may go unused before it expires and the browser signs in again (12 hours).",
+    )
+    session_lifetime: float = _s(
+        14 * 86400.0, "Seconds a dashboard session lasts at most after signing in, however much it is used (14 days)."
+    )
     decoy_link: bool = _s(True, "Add one hidden decoy link per recipient copy; a hit on it marks a scanner.")
     rewrite_text: bool = _s(False, "Also rewrite http(s) URLs in text/plain parts.")
     track_opens: bool = _s(True, "Server-wide default for open tracking (workspaces and users may override).")
@@ -281,6 +288,8 @@ def _validate(s: Settings) -> None:
         "writer_interval",
         "settle_window",
         "self_view_window",
+        "session_idle",
+        "session_lifetime",
         "smtp_timeout",
         "imap_poll_interval",
         "stream_keepalive",

@@ -14,6 +14,11 @@ A device is paired without a password through a one-time pairing code: short-liv
 hashed, used up by the exchange; failed exchanges are limited per client address (throttle.py).
 
 A beacon counts once: the same (D, T, TS) again inside its window is a replay (`SeenBeacons`).
+
+A dashboard session is a signed-in browser's device: its cookie names the device and when the
+session was last stamped (`session_value`). It expires when unused for `idle` seconds or
+`lifetime` seconds after signing in (the device's creation), whichever comes first; a session in
+use is stamped again at most every `SESSION_RESTAMP` (a new cookie, no write to the database).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from .tokens import Keyring, b64decode, b64encode
@@ -31,12 +36,33 @@ MAX_SKEW = 300
 SECRET_PURPOSE = "device-secret"
 HEARTBEAT = "heartbeat"
 PAIRING_CODE_LIFETIME = timedelta(minutes=10)
+SESSION_RESTAMP = timedelta(minutes=5)
 
 
 def new_pairing_code() -> str:
     """A one-time code like `3F9A-07C2-B1E4` (48 random bits: with the exchange limited to a
     few failures per client and the code living minutes, not guessable)."""
     return "-".join(secrets.token_hex(2).upper() for _ in range(3))
+
+
+def session_value(public_id: str, at: datetime) -> str:
+    """What the session cookie signs: the device and the time it was stamped."""
+    return f"{public_id}-{int(at.timestamp())}"
+
+
+def parse_session_value(value: str) -> tuple[str, datetime] | None:
+    """(device id, stamped at) of a session value; None for anything else (a cookie of old)."""
+    public_id, sep, stamp = value.rpartition("-")
+    if not sep or not public_id or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
+        return None
+    return public_id, datetime.fromtimestamp(int(stamp), UTC)
+
+
+def session_expired(
+    signed_in_at: datetime, stamped_at: datetime, now: datetime, *, idle: float, lifetime: float
+) -> bool:
+    """Unused for longer than `idle` seconds, or signed in longer than `lifetime` seconds ago."""
+    return (now - stamped_at).total_seconds() > idle or (now - signed_in_at).total_seconds() > lifetime
 
 
 def device_secret(keyring: Keyring, public_id: str) -> str:

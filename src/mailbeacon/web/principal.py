@@ -11,8 +11,10 @@ request and puts `Principal(user, workspace, role, via, device)` in `scope["stat
 
 Credentials that are presented but do not check out are answered 401 here (a refused
 password is throttled, see auth.py); a session cookie that no longer checks out (its device
-was revoked) is ignored like no cookie. Routes ask for the principal; without one they answer
-401. The principal's store view (`view`) is bound to its workspace and, for a member, to
+was revoked, or the session expired: `session_idle`, `session_lifetime`) is ignored like no
+cookie, and `scope["state"]["session_expired"]` says which. A session in use gets a freshly
+stamped cookie at most every few minutes (devices.py), on the answer. Routes ask for the
+principal; without one they answer 401. The principal's store view (`view`) is bound to its workspace and, for a member, to
 their own mail.
 """
 
@@ -22,10 +24,14 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from ..devices import device_secret
+from starlette.responses import Response
+
+from ..devices import SESSION_RESTAMP, device_secret, parse_session_value, session_expired, session_value
 from ..errors import AuthError, Forbidden, MailbeaconError, NotFound
 from ..model import ROLE_ADMIN, User
 from ..runtime import Runtime
@@ -42,6 +48,7 @@ DEVICE_TOKEN_PREFIX = "mbd_"
 SESSION_COOKIE = "mb_session"
 SESSION_PURPOSE = "dashboard-session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+EXPIRED: Literal["expired"] = "expired"
 #: routes a device authenticates itself (signature, cookie or pairing code), never by a session
 SELF_AUTHENTICATED = frozenset(
     ("/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/pair", "/api/v1/devices/heartbeat")
@@ -53,6 +60,7 @@ class Principal:
     user: User
     via: str  # api_key | device | basic | session
     device_id: str | None = None
+    session_stamped_at: datetime | None = None  # a session: when its cookie was stamped
 
     @property
     def workspace_id(self) -> int:
@@ -67,9 +75,18 @@ class Principal:
         return self.user.role == ROLE_ADMIN
 
 
+def _session_device(keyring: Keyring, session: str) -> str:
+    """The device a session cookie names ('' when it does not verify)."""
+    value = keyring.verify_value(SESSION_PURPOSE, session)
+    parsed = parse_session_value(value) if value is not None else None
+    return parsed[0] if parsed is not None else ""
+
+
 def csrf_token(keyring: Keyring, session: str) -> str:
-    """The CSRF token of a session: derived from the session cookie, so nothing is stored."""
-    return b64encode(hmac.digest(keyring.purpose_key("csrf"), session.encode(), hashlib.sha256))
+    """The CSRF token of a session: derived from the device its cookie names, so nothing is stored
+    and it stays the same when the cookie is stamped again."""
+    device = _session_device(keyring, session) or session
+    return b64encode(hmac.digest(keyring.purpose_key("csrf"), device.encode(), hashlib.sha256))
 
 
 def csrf_ok(keyring: Keyring, session: str, given: str) -> bool:
@@ -118,21 +135,46 @@ def _device(runtime: Runtime, token: str) -> Principal:
     return Principal(runtime.store.user(dev.user_id), "device", dev.public_id)
 
 
-def _session(runtime: Runtime, cookie: str) -> Principal | None:
-    public_id = runtime.keyring.verify_value(SESSION_PURPOSE, cookie)
-    if public_id is None:
+def set_session_cookie(response: Any, runtime: Runtime, public_id: str, signed_in_at: datetime) -> None:
+    """Stamp the session of device `public_id` now and set its cookie on a Starlette `response`:
+    HttpOnly, SameSite=Lax, Secure over https, kept no longer than the session can live."""
+    now = runtime.clock()
+    left = runtime.settings.session_lifetime - (now - signed_in_at).total_seconds()
+    response.set_cookie(
+        SESSION_COOKIE,
+        runtime.keyring.sign_value(SESSION_PURPOSE, session_value(public_id, now)),
+        max_age=max(0, int(left)),
+        httponly=True,
+        secure=runtime.public_url.startswith("https://"),
+        samesite="lax",
+    )
+
+
+def _session(runtime: Runtime, cookie: str) -> Principal | Literal["expired"] | None:
+    value = runtime.keyring.verify_value(SESSION_PURPOSE, cookie)
+    if value is None:
         return None
+    parsed = parse_session_value(value)
+    if parsed is None:  # a cookie from before sessions expired
+        return EXPIRED
+    public_id, stamped_at = parsed
     try:
         dev = runtime.store.device(public_id)
     except NotFound:
         return None
     if dev.revoked_at is not None:
         return None
-    return Principal(runtime.store.user(dev.user_id), "session", dev.public_id)
+    s = runtime.settings
+    if session_expired(dev.created_at, stamped_at, runtime.clock(), idle=s.session_idle, lifetime=s.session_lifetime):
+        return EXPIRED
+    return Principal(runtime.store.user(dev.user_id), "session", dev.public_id, stamped_at)
 
 
-def resolve(runtime: Runtime, authorization: str, session_cookie: str, client: str) -> Principal | None:
-    """The caller's principal; None without credentials; `AuthError` for credentials that fail."""
+def resolve(
+    runtime: Runtime, authorization: str, session_cookie: str, client: str
+) -> Principal | Literal["expired"] | None:
+    """The caller's principal; None without credentials (`EXPIRED`: only an expired session);
+    `AuthError` for credentials that fail."""
     scheme, _, value = authorization.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
@@ -186,11 +228,12 @@ class PrincipalEdge:
         authorization = next((v for k, v in headers if k == b"authorization"), b"").decode("latin-1")[:8192]
         session = _cookie(headers, SESSION_COOKIE)[:1024]
         principal: Principal | None = None
+        state = scope.setdefault("state", {})
         if authorization or session:
             try:
-                principal = await asyncio.to_thread(
-                    resolve, self.runtime, authorization, session, self.client_of(scope)
-                )
+                found = await asyncio.to_thread(resolve, self.runtime, authorization, session, self.client_of(scope))
+                principal = found if isinstance(found, Principal) else None
+                state["session_expired"] = found == EXPIRED
                 if principal is not None and principal.via == "session" and _needs_csrf(scope):
                     given = next((v for k, v in headers if k == b"x-csrf-token"), b"").decode("latin-1")
                     if not csrf_ok(self.runtime.keyring, session, given):
@@ -198,5 +241,27 @@ class PrincipalEdge:
             except MailbeaconError as exc:
                 await send_problem(send, exc)
                 return
-        scope.setdefault("state", {})["principal"] = principal
+        state["principal"] = principal
+        if principal is not None and principal.session_stamped_at is not None:
+            send = await self._restamping(principal, principal.session_stamped_at, send)
         await self.app(scope, receive, send)
+
+    async def _restamping(self, principal: Principal, stamped_at: datetime, send: Send) -> Send:
+        """`send`, with a freshly stamped session cookie on the answer when the cookie is a few
+        minutes old (unless the answer sets the session cookie itself: signing in or out)."""
+        if self.runtime.clock() - stamped_at < SESSION_RESTAMP or principal.device_id is None:
+            return send
+        dev = await asyncio.to_thread(self.runtime.store.device, principal.device_id)
+        fresh = Response()
+        set_session_cookie(fresh, self.runtime, dev.public_id, dev.created_at)
+        cookie = next(v for k, v in fresh.raw_headers if k == b"set-cookie")
+        prefix = SESSION_COOKIE.encode() + b"="
+
+        async def restamped(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers):
+                    message = {**message, "headers": [*headers, (b"set-cookie", cookie)]}
+            await send(message)
+
+        return restamped

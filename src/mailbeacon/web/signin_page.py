@@ -6,7 +6,8 @@
   same throttle as HTTP Basic, see auth.py). On success the browser becomes a paired device of
   kind `dashboard`: its pixel loads are the sender's own (the `mb_device` cookie), and its
   session (`mb_session`, signed, naming the device) authenticates it. Both cookies are HttpOnly,
-  SameSite=Lax, and Secure when the public URL is https.
+  SameSite=Lax, and Secure when the public URL is https. The session expires when unused for
+  `session_idle` or `session_lifetime` after signing in (principal.py); the form then says so.
 - `POST /signout` (with the session's CSRF token) unpairs the device: the session ends there.
 
 An API request authenticated by the session cookie that changes something must carry the
@@ -27,12 +28,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..errors import AuthError, MailbeaconError
 from ..runtime import Runtime
 from .auth import client_of, password_user
-from .principal import SESSION_COOKIE, SESSION_PURPOSE, Principal, csrf_ok, csrf_token, set_device_cookie
+from .principal import SESSION_COOKIE, Principal, csrf_ok, csrf_token, set_device_cookie, set_session_cookie
 from .problems import status_of
 from .rest.docs import SECURITY_HEADERS
 
 FORM_CSRF_COOKIE = "mb_csrf"
-SESSION_DAYS = 30
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · mailbeacon</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -96,7 +96,12 @@ async def signin_form(request: Request) -> Response:
             f'<form method=post action=/signout><input type=hidden name=csrf value="{token}">'
             "<button>Sign out</button></form>"
         )
-    return _with_form_cookie(rt, next_path=safe_next(request.query_params.get("next", "/app")))
+    next_path = safe_next(request.query_params.get("next", "/app"))
+    if request.scope.get("state", {}).get("session_expired"):
+        resp = _with_form_cookie(rt, "Your session expired: sign in again.", next_path=next_path)
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+    return _with_form_cookie(rt, next_path=next_path)
 
 
 async def signin(request: Request) -> Response:
@@ -123,9 +128,7 @@ async def signin(request: Request) -> Response:
         return resp
     dev = await asyncio.to_thread(rt.store.add_device, user.id, "dashboard", agent, now)
     resp = RedirectResponse(safe_next(str(form.get("next", "/app"))), status_code=303)
-    secure = _secure(rt)
-    session = rt.keyring.sign_value(SESSION_PURPOSE, dev.public_id)
-    resp.set_cookie(SESSION_COOKIE, session, max_age=SESSION_DAYS * 86400, httponly=True, secure=secure, samesite="lax")
+    set_session_cookie(resp, rt, dev.public_id, dev.created_at)
     set_device_cookie(resp, rt.keyring, rt.public_url, dev.public_id)
     resp.delete_cookie(FORM_CSRF_COOKIE)
     return resp

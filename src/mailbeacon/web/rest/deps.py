@@ -110,6 +110,8 @@ def _runtime(request: Request) -> Runtime:
 def context(request: Request) -> Ctx:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
+        if request.scope.get("state", {}).get("session_expired"):
+            raise AuthError("the dashboard session expired: sign in again at /signin")
         raise AuthError("authentication required: send an API key as `Authorization: Bearer <key>`")
     rt = _runtime(request)
     return _ctx(rt, principal, request.app.state.pipeline)
