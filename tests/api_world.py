@@ -6,11 +6,6 @@ Each has an API key; alice and carol each sent a tracked message; alice has a pa
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +19,7 @@ from mailbeacon.passwords import hash_password
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from seeding import PASSWORD, Seeded, seed_message
-from test_serve import free_port
+from serving import ServeProcess, free_port
 
 
 @dataclass
@@ -37,8 +32,7 @@ class World:
     messages: dict[str, Seeded] = field(default_factory=dict)
     device: str = ""
     mailbox: int = 0
-    server: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
+    server: ServeProcess | None = None
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -47,10 +41,10 @@ class World:
         return httpx.Client(base_url=self.url, headers=self.auth(who) if who else None, timeout=30)
 
 
-def start_world(tmp: Path, **settings: object) -> Iterator[World]:
+def start_world(tmp: Path, **settings: str) -> Iterator[World]:
     port = free_port()
     db = f"sqlite:///{tmp / 'api.db'}"
-    public = str(settings.pop("public_url", f"http://127.0.0.1:{port}"))
+    public = settings.pop("public_url", f"http://127.0.0.1:{port}")
     rt = Runtime.open(make_settings(tmp, db, public_url=public), clock=FakeClock(datetime.now(UTC)), migrate=True)
     w = World(rt=rt, url=f"http://127.0.0.1:{port}")
     now = rt.clock()
@@ -76,42 +70,20 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
     sealed = rt.credentials.encrypt("imap password")
     w.mailbox = rt.store.add_mailbox(w.users["alice"], "imaps://alice@127.0.0.1:9", sealed, ["INBOX"], now).id
-    yield from serve(w, tmp, db, public, settings)
+    yield from serve(w, tmp, db, public, port, settings)
 
 
-def serve_existing(tmp: Path, db: str, **settings: object) -> Iterator[World]:
+def serve_existing(tmp: Path, db: str, **settings: str) -> Iterator[World]:
     """`mailbeacon serve` over a database seeded already (`db`); `World.rt` opens it too."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     rt = Runtime.open(make_settings(tmp, db, public_url=public), clock=FakeClock(datetime.now(UTC)), migrate=True)
-    yield from serve(World(rt=rt, url=public), tmp, db, public, settings)
+    yield from serve(World(rt=rt, url=public), tmp, db, public, port, settings)
 
 
-def serve(w: World, tmp: Path, db: str, public: str, settings: dict[str, object]) -> Iterator[World]:
-    port = w.url.rsplit(":", 1)[1]
-    env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp / "data"),
-           "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off"}  # fmt: skip
-    for k, v in settings.items():
-        env[f"MAILBEACON_{k.upper()}"] = str(v)
-    w.log = tmp / "serve.log"
-    w.server = subprocess.Popen(
-        [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=open(w.log, "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{w.url}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert w.server.poll() is None and time.monotonic() < deadline, w.log.read_text()
-            time.sleep(0.05)
+def serve(w: World, tmp: Path, db: str, public: str, port: int, settings: dict[str, str]) -> Iterator[World]:
+    w.server = ServeProcess(tmp, db, port=port, public_url=public, **settings)
+    w.server.start()
     yield w
-    w.server.send_signal(signal.SIGTERM)
-    try:
-        w.server.wait(20)
-    except subprocess.TimeoutExpired:
-        w.server.kill()
+    w.server.close()
     w.rt.close()

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import base64
 import http.server
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 
-import httpx
 import pytest
 
 from conftest import CORPUS, FakeClock, make_settings, need_binary
@@ -32,7 +26,7 @@ from mailbeacon.model import HitKind, VerdictClass
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from seeding import PASSWORD, seed_account
-from test_serve import free_port
+from serving import ServeProcess, free_port
 
 pytestmark = pytest.mark.chromium
 
@@ -65,7 +59,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.Popen[bytes]]]:
+def world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, ServeProcess]]:
     need_binary("chromium", "chromium")
     mb_port, page_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'b.db'}"
@@ -89,31 +83,15 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.Popen[
     pages = Pages(("127.0.0.1", page_port), Handler)
     pages.email_html = html_part.get_content().encode()
     threading.Thread(target=pages.serve_forever, daemon=True).start()
-    env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp_path / "data"),
-           "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off", "MAILBEACON_TRUSTED_PROXIES": "127.0.0.1/32"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{mb_port}"],
-        env=env,
-        stdout=open(tmp_path / "serve.log", "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{public}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.05)
+    server = ServeProcess(tmp_path, db, port=mb_port, public_url=public, trusted_proxies="127.0.0.1/32")
+    server.start()
     yield rt, public, f"http://127.0.0.1:{page_port}", server
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+    server.close()
     pages.shutdown()
     rt.close()
 
 
-def test_a_real_browser_reads_the_email(world: tuple[Runtime, str, str, subprocess.Popen[bytes]]) -> None:
+def test_a_real_browser_reads_the_email(world: tuple[Runtime, str, str, ServeProcess]) -> None:
     from playwright.sync_api import sync_playwright
 
     rt, public, site, server = world
@@ -169,8 +147,7 @@ def test_a_real_browser_reads_the_email(world: tuple[Runtime, str, str, subproce
             page.goto(f"{site}/email")
         scanner.close()
         browser.close()
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(30) == 0
+    assert server.stop() == 0
     rt.clock.set(datetime.now(UTC) + timedelta(hours=1))  # type: ignore[attr-defined]
     pipe = Pipeline(rt)
     pipe.drain()

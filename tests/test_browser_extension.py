@@ -21,10 +21,8 @@ from __future__ import annotations
 import email
 import http.server
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -47,8 +45,8 @@ from mailbeacon.model import HitKind, VerdictClass
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from seeding import seed_account
+from serving import ServeProcess, free_port
 from test_browser import PERSON_HINTS, PERSON_UA
-from test_serve import free_port
 
 pytestmark = pytest.mark.chromium
 
@@ -154,7 +152,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Runtime, Sites, dict[str, str], subprocess.Popen[bytes]]]:
+def world(tmp_path: Path) -> Iterator[tuple[Runtime, Sites, dict[str, str], ServeProcess]]:
     need_binary("chromium", "chromium")
     mb_port, page_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'x.db'}"
@@ -189,26 +187,10 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, Sites, dict[str, str], subp
     pages = Pages(("127.0.0.1", page_port), Handler)
     pages.sites = sites
     threading.Thread(target=pages.serve_forever, daemon=True).start()
-    env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp_path / "data"),
-           "MAILBEACON_PUBLIC_URL": public, "MAILBEACON_SMTP": "off", "MAILBEACON_TRUSTED_PROXIES": "127.0.0.1/32"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{mb_port}"],
-        env=env,
-        stdout=open(tmp_path / "serve.log", "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{public}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.05)
-    yield rt, sites, env, server
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+    server = ServeProcess(tmp_path, db, port=mb_port, public_url=public, trusted_proxies="127.0.0.1/32")
+    server.start()
+    yield rt, sites, server.env, server
+    server.close()
     pages.shutdown()
     rt.close()
 
@@ -282,7 +264,7 @@ def pixel_hits(rt: Runtime, rid: int) -> list[Any]:
 
 
 def test_the_extension_keeps_the_senders_own_views_out(
-    world: tuple[Runtime, Sites, dict[str, str], subprocess.Popen[bytes]], tmp_path: Path
+    world: tuple[Runtime, Sites, dict[str, str], ServeProcess], tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -379,8 +361,7 @@ def test_the_extension_keeps_the_senders_own_views_out(
         assert page.locator("img[data-mailbeacon]").count() == 0
         plain.close()
 
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(30) == 0
+    assert server.stop() == 0
     rt.clock.set(datetime.now(UTC) + timedelta(hours=1))  # type: ignore[attr-defined]
     Pipeline(rt).drain()
     verdicts = {
@@ -417,7 +398,7 @@ def test_the_extension_keeps_the_senders_own_views_out(
 
 
 def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
-    world: tuple[Runtime, Sites, dict[str, str], subprocess.Popen[bytes]], tmp_path: Path
+    world: tuple[Runtime, Sites, dict[str, str], ServeProcess], tmp_path: Path
 ) -> None:
     """The opt-in "Every site": a page the extension was not turned on for loads the pixel
     directly; the request is seen (Chrome needs access to the page too, see docs/extension.md) and
@@ -448,8 +429,7 @@ def test_with_every_site_allowed_a_direct_load_anywhere_is_seen(
         page.goto(sites.url("news.example.test", "/direct/direct_elsewhere"))
         wait_for("a self-view beacon", lambda: self_views(rt, sites.mails["direct_elsewhere"].rid))
         ctx.close()
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(30) == 0
+    assert server.stop() == 0
     rt.clock.set(datetime.now(UTC) + timedelta(hours=1))  # type: ignore[attr-defined]
     Pipeline(rt).drain()
     rid = sites.mails["direct_elsewhere"].rid

@@ -13,14 +13,9 @@ from __future__ import annotations
 import base64
 import email
 import json
-import os
 import re
-import signal
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -38,14 +33,14 @@ from mailbeacon.pipeline import Pipeline
 from mailbeacon.runtime import Runtime
 from netproxy import TlsTerminator
 from seeding import PASSWORD, seed_account
+from serving import ServeProcess, free_port
 from test_browser import PERSON_HINTS, PERSON_UA, SENDER_IP, Handler, Pages
-from test_serve import free_port
 
 pytestmark = pytest.mark.chromium
 
 
 @pytest.fixture
-def https_world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.Popen[bytes]]]:
+def https_world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, ServeProcess]]:
     need_binary("chromium", "chromium")
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
@@ -53,11 +48,8 @@ def https_world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.
     cert.configure_cert(server_ctx)
     mb_port = free_port()
     db = f"sqlite:///{tmp_path / 'b.db'}"
-    env = {**os.environ, "MAILBEACON_DATABASE_URL": db, "MAILBEACON_DATA_DIR": str(tmp_path / "data"),
-           "MAILBEACON_SMTP": "off", "MAILBEACON_TRUSTED_PROXIES": "127.0.0.1/32"}  # fmt: skip
     tls = TlsTerminator(mb_port, server_ctx)
     public = f"https://localhost:{tls.port}"
-    env["MAILBEACON_PUBLIC_URL"] = public
     rt = Runtime.open(make_settings(tmp_path, db, public_url=public), clock=FakeClock(datetime.now(UTC)))
     seed_account(rt)
     msg = EmailMessage(policy=default_policy)
@@ -74,32 +66,19 @@ def https_world(tmp_path: Path) -> Iterator[tuple[Runtime, str, str, subprocess.
     pages.socket = server_ctx.wrap_socket(pages.socket, server_side=True)
     pages.email_html = html_part.get_content().encode()
     threading.Thread(target=pages.serve_forever, daemon=True).start()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mailbeacon", "serve", "--http", f"127.0.0.1:{mb_port}"],
-        env=env,
-        stdout=open(tmp_path / "serve.log", "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    with ca.cert_pem.tempfile() as ca_file:
-        while True:
-            try:
-                httpx.get(f"{public}/healthz", timeout=1, verify=ssl.create_default_context(cafile=ca_file))
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.05)
+    server = ServeProcess(tmp_path, db, port=mb_port, public_url=public, trusted_proxies="127.0.0.1/32")
+    server.start()
+    with ca.cert_pem.tempfile() as ca_file:  # and through the TLS terminator, as the browser will
+        assert httpx.get(f"{public}/healthz", verify=ssl.create_default_context(cafile=ca_file)).status_code == 200
     yield rt, public, f"https://127.0.0.1:{page_port}", server
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+    server.close()
     pages.shutdown()
     tls.close()
     rt.close()
 
 
 def test_paired_cookie_goes_with_a_cross_site_pixel_over_https(
-    https_world: tuple[Runtime, str, str, subprocess.Popen[bytes]], tmp_path: Path
+    https_world: tuple[Runtime, str, str, ServeProcess], tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -138,8 +117,7 @@ def test_paired_cookie_goes_with_a_cross_site_pixel_over_https(
         assert page.url.startswith("https://127.0.0.1:")
         assert "mb_device=" in (pixel.value.all_headers().get("cookie") or "")
         sender.close()
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(30) == 0
+    assert server.stop() == 0
     rt.clock.set(datetime.now(UTC) + timedelta(hours=1))  # type: ignore[attr-defined]
     Pipeline(rt).drain()
     rows = [sv for sv in rt.store.hits_with_verdicts() if sv.hit.kind is HitKind.OPEN]

@@ -29,7 +29,7 @@ from mailbeacon.store import LinkBook, Store, open_store
 from mailbeacon.web.tracking import GIF
 from netproxy import TcpProxy
 from seeding import PASSWORD, seed_account
-from test_serve import ServeProcess, free_port
+from serving import ServeProcess, free_port
 from test_smtp_proxy import Sink
 
 PUBLIC = "http://t.example.test"

@@ -27,7 +27,7 @@ from mailbeacon.web.app import create_app
 from mailbeacon.web.principal import SELF_AUTHENTICATED
 from mailbeacon.web.problems import STATUS, status_of
 from seeding import PASSWORD, open_token, seed_account
-from test_serve import free_port
+from serving import free_port
 
 
 @pytest.fixture(scope="module")

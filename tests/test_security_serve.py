@@ -27,7 +27,8 @@ from mailbeacon.store import open_store
 from mailbeacon.store.schema import secret_keys
 from mailbeacon.tokens import generate_key
 from seeding import open_token, seed_message
-from test_serve import BOB, ServeProcess
+from serving import ServeProcess
+from test_serve import BOB
 
 SERVERS = ["granian", "uvicorn"]
 
