@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
 from ..devices import HEARTBEAT, SeenBeacons, device_secret, verify_beacon
 from ..errors import AuthError, Conflict, InvalidInput, NotFound, StoreUnavailable, Throttled
@@ -49,6 +51,7 @@ CORS = {
 PATHS = ("/api/v1/devices/pair", "/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/heartbeat")
 
 router = APIRouter(tags=["devices"])
+Route = Callable[[Request], Awaitable[Response]]
 
 
 def _rt(request: Request) -> Runtime:
@@ -166,13 +169,23 @@ def _last_acted(value: int | None, now: datetime) -> datetime | None:
     return min(datetime.fromtimestamp(value, UTC), now + timedelta(minutes=5))
 
 
-@router.post(
+def _no_content(path: str, body: type[BaseModel], summary: str, done: str) -> Callable[[Route], Route]:
+    """A POST route of a device that answers 204 when `done`."""
+    return router.post(
+        path,
+        status_code=204,
+        response_class=Response,
+        summary=summary,
+        responses={204: {"description": done}},
+        openapi_extra=openapi_body(body),
+    )
+
+
+@_no_content(
     "/api/v1/devices/heartbeat",
-    status_code=204,
-    response_class=Response,
-    summary="The extension says which webmail sites it may read and when it last acted",
-    responses={204: {"description": "stored on the device"}},
-    openapi_extra=openapi_body(HeartbeatIn),
+    HeartbeatIn,
+    "The extension says which webmail sites it may read and when it last acted",
+    "stored on the device",
 )
 async def heartbeat(request: Request) -> Response:
     rt = _rt(request)
@@ -187,14 +200,7 @@ async def heartbeat(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-@router.post(
-    "/api/v1/self-view",
-    status_code=204,
-    response_class=Response,
-    summary="The self-view beacon of a paired device",
-    responses={204: {"description": "recorded"}},
-    openapi_extra=openapi_body(SelfViewIn),
-)
+@_no_content("/api/v1/self-view", SelfViewIn, "The self-view beacon of a paired device", "recorded")
 async def self_view(request: Request) -> Response:
     """A paired device says it is showing the message behind a tracking token right now."""
     rt = _rt(request)
