@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -51,7 +51,6 @@ CORS = {
 PATHS = ("/api/v1/devices/pair", "/api/v1/self-view", "/api/v1/self-view/check", "/api/v1/devices/heartbeat")
 
 router = APIRouter(tags=["devices"])
-Route = Callable[[Request], Awaitable[Response]]
 
 
 def _rt(request: Request) -> Runtime:
@@ -169,23 +168,22 @@ def _last_acted(value: int | None, now: datetime) -> datetime | None:
     return min(datetime.fromtimestamp(value, UTC), now + timedelta(minutes=5))
 
 
-def _no_content(path: str, body: type[BaseModel], summary: str, done: str) -> Callable[[Route], Route]:
-    """A POST route of a device that answers 204 when `done`."""
-    return router.post(
-        path,
-        status_code=204,
-        response_class=Response,
-        summary=summary,
-        responses={204: {"description": done}},
-        openapi_extra=openapi_body(body),
-    )
+def _no_content(body: type[BaseModel], summary: str, done: str) -> dict[str, Any]:
+    """The declaration of a POST route of a device that answers 204 when `done`."""
+    return {
+        "status_code": 204,
+        "response_class": Response,
+        "summary": summary,
+        "responses": {204: {"description": done}},
+        "openapi_extra": openapi_body(body),
+    }
 
 
-@_no_content(
+@router.post(
     "/api/v1/devices/heartbeat",
-    HeartbeatIn,
-    "The extension says which webmail sites it may read and when it last acted",
-    "stored on the device",
+    **_no_content(
+        HeartbeatIn, "The extension says which webmail sites it may read and when it last acted", "stored on the device"
+    ),
 )
 async def heartbeat(request: Request) -> Response:
     rt = _rt(request)
@@ -200,7 +198,7 @@ async def heartbeat(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-@_no_content("/api/v1/self-view", SelfViewIn, "The self-view beacon of a paired device", "recorded")
+@router.post("/api/v1/self-view", **_no_content(SelfViewIn, "The self-view beacon of a paired device", "recorded"))
 async def self_view(request: Request) -> Response:
     """A paired device says it is showing the message behind a tracking token right now."""
     rt = _rt(request)
