@@ -41,10 +41,10 @@ class World:
         return httpx.Client(base_url=self.url, headers=self.auth(who) if who else None, timeout=30)
 
 
-def start_world(tmp: Path, **settings: str) -> Iterator[World]:
+def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     port = free_port()
     db = f"sqlite:///{tmp / 'api.db'}"
-    public = settings.pop("public_url", f"http://127.0.0.1:{port}")
+    public = str(settings.pop("public_url", f"http://127.0.0.1:{port}"))
     rt = Runtime.open(make_settings(tmp, db, public_url=public), clock=FakeClock(datetime.now(UTC)), migrate=True)
     w = World(rt=rt, url=f"http://127.0.0.1:{port}")
     now = rt.clock()
@@ -73,7 +73,7 @@ def start_world(tmp: Path, **settings: str) -> Iterator[World]:
     yield from serve(w, tmp, db, public, port, settings)
 
 
-def serve_existing(tmp: Path, db: str, **settings: str) -> Iterator[World]:
+def serve_existing(tmp: Path, db: str, **settings: object) -> Iterator[World]:
     """`mailbeacon serve` over a database seeded already (`db`); `World.rt` opens it too."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
@@ -81,8 +81,8 @@ def serve_existing(tmp: Path, db: str, **settings: str) -> Iterator[World]:
     yield from serve(World(rt=rt, url=public), tmp, db, public, port, settings)
 
 
-def serve(w: World, tmp: Path, db: str, public: str, port: int, settings: dict[str, str]) -> Iterator[World]:
-    w.server = ServeProcess(tmp, db, port=port, public_url=public, **settings)
+def serve(w: World, tmp: Path, db: str, public: str, port: int, settings: dict[str, object]) -> Iterator[World]:
+    w.server = ServeProcess(tmp, db, port=port, public_url=public, **{k: str(v) for k, v in settings.items()})
     w.server.start()
     yield w
     w.server.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import queue
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -240,13 +239,12 @@ def test_a_graceful_stop_ends_open_streams(tmp_path: Any) -> None:
     w = next(gen)
     s = Streams(w)
     sse = s.open("alice")
-    assert w.server is not None and w.log is not None
-    w.server.send_signal(signal.SIGTERM)
-    assert w.server.wait(PATIENCE) == 0
+    assert w.server is not None
+    assert w.server.stop() == 0
     assert sse.ended.wait(PATIENCE)  # the server ended the response; the client did not cut it
     with pytest.raises(StopIteration):
         next(gen)
-    assert "uncleanly" not in w.log.read_text()
+    assert "uncleanly" not in w.server.log.read_text()
     s.close()
 
 

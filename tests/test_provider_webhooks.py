@@ -31,8 +31,8 @@ from mailbeacon.web.app import create_app
 from mailbeacon.web.providers import https_fetch
 from provider_keys import CERT_URL, MAILGUN_KEY, SendGridKey, SnsCert, corpus_path, mailgun_signed, payload
 from seeding import seed_account
+from serving import free_port
 from test_providers import sns_mail
-from test_serve import free_port
 
 SES_TOPIC = "arn:aws:sns:us-east-1:1234567890:SES_Events"
 
