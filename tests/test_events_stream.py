@@ -23,6 +23,7 @@ from api_world import World, start_world
 from conftest import need_binary
 from mailbeacon.model import Reply, ReplyKind
 from mailbeacon.pipeline import Pipeline
+from mailbeacon.web.principal import session_cookie
 from seeding import PASSWORD, click_token, open_token
 from test_pipeline import CHROME
 
@@ -212,7 +213,7 @@ def test_events_another_node_writes_arrive_too(world: World, streams: Streams) -
 def test_a_signed_in_browsers_session_cookie_opens_the_stream(world: World, streams: Streams) -> None:
     """What the dashboard's `new EventSource("/api/v1/events/stream")` sends: the session cookie."""
     w = world
-    session = w.rt.keyring.sign_value("dashboard-session", w.device)
+    session = session_cookie(w.rt.keyring, w.device, w.rt.clock())
     sse = streams.open(None, cookies={"mb_session": session})
     reply(w, "alice", "bob@client.example", "cookie-1")
     assert sse.next()["json"]["data"]["text"] == "bob@client.example replied to “Proposal”"

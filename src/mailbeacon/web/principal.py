@@ -135,6 +135,11 @@ def _device(runtime: Runtime, token: str) -> Principal:
     return Principal(runtime.store.user(dev.user_id), "device", dev.public_id)
 
 
+def session_cookie(keyring: Keyring, public_id: str, now: datetime) -> str:
+    """The value of the `mb_session` cookie of device `public_id`, stamped `now`."""
+    return keyring.sign_value(SESSION_PURPOSE, session_value(public_id, now))
+
+
 def set_session_cookie(response: Any, runtime: Runtime, public_id: str, signed_in_at: datetime) -> None:
     """Stamp the session of device `public_id` now and set its cookie on a Starlette `response`:
     HttpOnly, SameSite=Lax, Secure over https, kept no longer than the session can live."""
@@ -142,7 +147,7 @@ def set_session_cookie(response: Any, runtime: Runtime, public_id: str, signed_i
     left = runtime.settings.session_lifetime - (now - signed_in_at).total_seconds()
     response.set_cookie(
         SESSION_COOKIE,
-        runtime.keyring.sign_value(SESSION_PURPOSE, session_value(public_id, now)),
+        session_cookie(runtime.keyring, public_id, now),
         max_age=max(0, int(left)),
         httponly=True,
         secure=runtime.public_url.startswith("https://"),
