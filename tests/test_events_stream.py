@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -145,8 +146,15 @@ def test_resume_after_a_disconnect_with_last_event_id_loses_and_repeats_nothing(
     streams.close()  # the connection drops; meanwhile more happens
     token = click_token(w.rt, w.messages["alice"], "bob@client.example", 0)
     assert httpx.get(f"{w.url}/c/{token}", headers={**PERSON, "x-forwarded-for": "81.2.69.161"}).status_code == 302
-    reply(w, "alice", "bob@client.example", "resume-2")
     with w.client("alice") as a:
+        # the click is told once the pipeline has decided it (asynchronously); the reply only after that
+        deadline = time.monotonic() + 60
+        while "click" not in [
+            x["type"] for x in a.get("/api/v1/events", params={"after": first["id"]}).json()["items"]
+        ]:
+            assert time.monotonic() < deadline, "the click was never told"
+            time.sleep(0.1)
+        reply(w, "alice", "bob@client.example", "resume-2")
         told = a.get("/api/v1/events", params={"after": first["id"]}).json()["items"]
     kinds = [x["type"] for x in told]  # all written by the time the reply was answered
     assert kinds[-2:] == ["click", "reply"] and set(kinds) <= {"open_inferred", "click", "reply"}
