@@ -37,6 +37,8 @@ PURE = (
     "throttle",
     "follow_up",
     "provider_auth",
+    "webhooks.schedule",
+    "webhooks.targets",
 )
 PURE_MAY_IMPORT = {"model", "errors", *PURE}
 
@@ -141,7 +143,7 @@ def test_the_pure_core_imports_nothing_that_does_io() -> None:
     modules = _modules()
     bad = {}
     for name, path in modules.items():
-        if name.split(".")[0] not in PURE:
+        if not any(name == p or name.startswith(p + ".") or name.split(".")[0] == p for p in PURE):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         third_party = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

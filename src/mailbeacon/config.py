@@ -135,6 +135,17 @@ class Settings:
         "Incoming hits per second above which classification waits (at most 30 s at a time) so that "
         "answering stays fast; it catches up when the burst is over.",
     )
+    webhook_delivery: bool = _s(
+        True,
+        "Whether this node sends webhook deliveries (turn it off on a node that cannot reach the receivers; "
+        "another node sends them).",
+    )
+    webhook_allow_private: bool = _s(
+        False,
+        "Allow webhook receivers on loopback, private, link-local and shared (CGNAT) addresses (a receiver "
+        "on this machine or its network). Off, they are refused at delivery time, after DNS resolution (SSRF).",
+    )
+    webhook_timeout: float = _s(10.0, "Seconds a webhook receiver has to answer a delivery.")
     click_cache_size: int = _s(100_000, "Link URLs kept in memory for redirects.")
     stream_keepalive: float = _s(
         15.0, "Seconds between keep-alive comments on an idle live stream (GET /api/v1/events/stream)."
@@ -293,6 +304,7 @@ def _validate(s: Settings) -> None:
         "smtp_timeout",
         "imap_poll_interval",
         "stream_keepalive",
+        "webhook_timeout",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name} must be positive")

@@ -1,11 +1,11 @@
 """Everything `mailbeacon serve` runs, in one event loop, started and stopped in order.
 
 Start: intake (writer thread, journal replay) → pipeline (restarted should its task ever end) →
-link mirror → HTTP → SMTP proxy → mailbox watchers. Hits go intake → pipeline; inbound mail
+webhook worker (likewise; unless `webhook_delivery` is off) → link mirror → HTTP → SMTP proxy → mailbox watchers. Hits go intake → pipeline; inbound mail
 (HTTP, watchers) is recorded through the same pipeline. Every part starts while the database is
 unreachable and catches up when it returns (see "Faults" in docs/architecture.md).
 Stop (SIGTERM/SIGINT): stop taking new work (watchers, SMTP, HTTP finish what is in flight) →
-intake stores every acknowledged hit → pipeline stops.
+intake stores every acknowledged hit → pipeline and webhook worker stop.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .smtp import start_smtp_proxy
 from .web.app import create_app, stream_hub
 from .web.server import HttpServer
 from .web.stream import StreamHub
+from .webhooks.worker import WebhookWorker
 
 log = logging.getLogger("mailbeacon")
 
@@ -50,6 +51,7 @@ class Service:
     pipeline: Pipeline | None = None
     http: HttpServer | None = None
     hub: StreamHub | None = None
+    webhooks: WebhookWorker | None = None
     parts: list[tuple[str, Stoppable]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,10 +79,13 @@ class Service:
         intake = self.intake
         gauge = LoadGauge(lambda: intake.state.recorded, s.pipeline_busy_rate)
         pipeline.start(self._stop, wake, busy=gauge)
+        if s.webhook_delivery:
+            self.webhooks = WebhookWorker(rt)
+            self.webhooks.start(self._stop)
         self._tasks.append(asyncio.create_task(self._mirror_links()))
         if self.with_http:
             self.hub = stream_hub(rt)
-            self.http = HttpServer(create_app(rt, self.intake, pipeline, self.hub), s)
+            self.http = HttpServer(create_app(rt, self.intake, pipeline, self.hub, webhooks=self.webhooks), s)
             await self.http.start()
         if self.with_smtp and s.smtp not in ("", "off"):
             self.parts.append(("smtp", await start_smtp_proxy(rt)))
@@ -101,7 +106,8 @@ class Service:
             await self.intake.stop()
         self._stop.set()
         pipeline_task = self.pipeline.task if self.pipeline is not None else None
-        for task in [*([pipeline_task] if pipeline_task else []), *self._tasks]:
+        webhooks_task = self.webhooks.task if self.webhooks is not None else None
+        for task in [t for t in (pipeline_task, webhooks_task) if t is not None] + self._tasks:
             try:
                 await asyncio.wait_for(task, 10)
             except (TimeoutError, Exception):

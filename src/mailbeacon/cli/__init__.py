@@ -17,7 +17,7 @@ from ..errors import MailbeaconError
 from .base import app, err
 
 # command modules (each adds its commands to `app`)
-from . import admin, demo, evaluate, mail, mailboxes, providers, report, serve, why  # noqa: F401  isort: skip
+from . import admin, demo, evaluate, mail, mailboxes, providers, report, serve, webhooks, why  # noqa: F401  isort: skip
 
 USAGE_EXIT = 2
 

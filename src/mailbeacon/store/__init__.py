@@ -18,6 +18,7 @@ from . import schema as t
 from .accounts import AccountsStore
 from .base import make_engine
 from .counts import CountsStore
+from .deliveries import DeliveriesStore
 from .diagnostics import DiagnosticsStore
 from .events import EventsStore
 from .hits import STATE_FAILED, STATE_NEW, STATE_PROVISIONAL, STATE_SETTLED, HitsStore, StoredVerdict
@@ -29,6 +30,7 @@ from .migrate import current, upgrade
 from .providers import ProviderHook, ProvidersStore
 from .replies import RepliesStore
 from .scoped import DayStats, MessageFilter, MessagePage, OwnPixel, WorkspaceView
+from .webhooks import WebhooksStore
 
 #: how a recipient's counters are computed from its stored hits and replies (see `rebuild_counters`)
 Recount = Callable[[Sequence[StoredVerdict], Sequence[Reply]], Counts]
@@ -45,6 +47,8 @@ class Store(
     MailboxesStore,
     EventsStore,
     ProvidersStore,
+    WebhooksStore,
+    DeliveriesStore,
 ):
     """All of the store's parts on one connection pool.
 

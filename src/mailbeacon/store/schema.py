@@ -319,6 +319,45 @@ events = Table(
     Index("ix_events_recipient_id_kind", "recipient_id", "kind"),  # what was told of a recipient
 )
 
+webhooks = Table(  # a workspace's webhook endpoints (docs/webhooks.md)
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("kinds", JSON, nullable=False),  # the event kinds it receives; [] = every kind
+    Column("secret", Text, nullable=False),  # whsec_..., encrypted with the credentials key
+    Column("description", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("after_event_id", BigInteger, nullable=False),  # the outbox cursor: events up to it are fanned out
+    Column("failing_since", UTCDateTime, nullable=True),  # first failed attempt since the last success
+)
+
+webhook_deliveries = Table(  # one event for one endpoint: its attempts and outcome (the delivery log)
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigInteger, nullable=True),  # None for a test event
+    Column("msg_id", String(40), nullable=False),  # webhook-id: evt_<event id> (test_<random>)
+    Column("kind", String(20), nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, the same on every attempt
+    Column("state", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("first_attempt_at", UTCDateTime, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("webhook_id", "event_id"),
+    Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
 mailboxes = Table(
     "mailboxes",
     metadata,

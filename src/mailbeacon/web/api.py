@@ -54,7 +54,9 @@ async def healthz(request: Request) -> Response:
     # included) last found the database unavailable
     down = st.store_down or rt.store.unavailable is not None
     stalled = pipeline.stalled(now)
-    ok = not down and not stalled
+    worker = getattr(request.app.state, "webhooks", None)
+    webhooks: dict[str, object] = worker.health(now) if worker is not None else {"running": False, "stalled": False}
+    ok = not down and not stalled and not webhooks["stalled"]
     body: dict[str, Any] = {
         "ok": ok,
         "intake": {
@@ -81,5 +83,6 @@ async def healthz(request: Request) -> Response:
             "last_error": ps.last_error,
         },
         "classifier": classifier,
+        "webhooks": webhooks,
     }
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -29,6 +29,9 @@ from .providers import WEBHOOK_LIMIT, WEBHOOK_PATH, https_fetch
 from .rest import build_api
 from .stream import StreamHub
 from .tracking import ClientAddress, TrackingApp
+
+if TYPE_CHECKING:
+    from ..webhooks.worker import WebhookWorker
 
 log = logging.getLogger("mailbeacon.web")
 
@@ -65,16 +68,19 @@ def create_app(
     hub: StreamHub | None = None,
     *,
     fetcher: Fetcher = https_fetch,
+    webhooks: WebhookWorker | None = None,
 ) -> TrackingApp:
     """Hits are recorded through `intake`; inbound mail through `pipeline`, whose health `/healthz` reports;
     live streams wait on `hub` (`serve` closes it before stopping); `fetcher` gets Amazon SNS's
-    certificates and subscription confirmations.
+    certificates and subscription confirmations; `webhooks`: this node's delivery worker (test
+    events are sent through it), if it runs one.
 
     Every API route reads its body within its limit while it streams (body.py)."""
     api_app = build_api(runtime, intake, ROUTES)
     api_app.state.hub = hub or stream_hub(runtime)
     api_app.add_exception_handler(ClientDisconnect, _disconnected)
     api_app.state.pipeline = pipeline
+    api_app.state.webhooks = webhooks
     api_app.state.beacons = SeenBeacons()
     api_app.state.providers = ProviderIntake(pipeline, fetcher)
     api_app.state.client_address = resolver = ClientAddress(runtime.settings.trusted_proxies)

@@ -21,7 +21,7 @@ from ...intake import Intake
 from ...replies.providers import PROVIDERS
 from ...runtime import Runtime
 from ..problems import PROBLEM_TYPE, problem_body, problem_for
-from . import accounts, docs, events, mailboxes, messages, own_pixels, providers, sending, workspace
+from . import accounts, docs, events, mailboxes, messages, own_pixels, providers, sending, webhooks, workspace
 from .mail_models import InboundOut, ProviderEventsOut
 from .models import Problem
 
@@ -160,6 +160,7 @@ def build_api(runtime: Runtime, intake: Intake, extra_routes: Sequence[BaseRoute
         own_pixels.router,
         events.router,
         providers.router,
+        webhooks.router,
     ):
         app.include_router(router)
     _documented_routes(app)

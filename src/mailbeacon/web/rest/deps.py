@@ -22,7 +22,10 @@ from ...instrumentation import Instrumented, instrument
 from ...pipeline import Pipeline
 from ...runtime import Runtime
 from ...store import ProviderHook, WorkspaceView
+from ...store.deliveries import Delivery
 from ...tokens import Keyring
+from ...webhooks.sender import new_secret
+from ...webhooks.worker import WebhookWorker, sample_event
 from ..principal import Principal, view_of
 from ..stream import StreamHub
 
@@ -85,6 +88,27 @@ class Mailroom:
             raise UpstreamPermanent(f"the IMAP server refused the login of mailbox {box.id}: {exc}") from None
 
 
+class Hooks:
+    """The workspace's webhooks: signing secrets sealed with the credentials key, a test event sent now."""
+
+    def __init__(self, runtime: Runtime, view: WorkspaceView, worker: WebhookWorker | None) -> None:
+        self._rt = runtime
+        self._view = view
+        self._worker = worker
+
+    def new_secret(self) -> tuple[str, str]:
+        """(the secret, shown once; the same sealed for the database)."""
+        secret = new_secret()
+        return secret, self._rt.credentials.encrypt(secret)
+
+    async def test(self, webhook_id: int) -> Delivery:
+        msg_id, body = sample_event(webhook_id, self._rt.clock())
+        delivery = await asyncio.to_thread(self._view.webhooks.add_test, webhook_id, msg_id, body, self._rt.clock())
+        if self._worker is None:  # this node sends no webhooks: a node that does sends it
+            return delivery
+        return await self._worker.send_now(delivery.id)
+
+
 @dataclass(frozen=True, slots=True)
 class Ctx:
     principal: Principal
@@ -94,6 +118,7 @@ class Ctx:
     public_url: str
     outbox: Outbox
     mailroom: Mailroom
+    hooks: Hooks
     settle_window: float
 
     def require_admin(self) -> None:
@@ -114,10 +139,10 @@ def context(request: Request) -> Ctx:
             raise AuthError("the dashboard session expired: sign in again at /signin")
         raise AuthError("authentication required: send an API key as `Authorization: Bearer <key>`")
     rt = _runtime(request)
-    return _ctx(rt, principal, request.app.state.pipeline)
+    return _ctx(rt, principal, request.app.state.pipeline, getattr(request.app.state, "webhooks", None))
 
 
-def _ctx(rt: Runtime, principal: Principal, pipeline: Pipeline) -> Ctx:
+def _ctx(rt: Runtime, principal: Principal, pipeline: Pipeline, worker: WebhookWorker | None) -> Ctx:
     view = view_of(rt, principal)
     return Ctx(
         principal,
@@ -127,6 +152,7 @@ def _ctx(rt: Runtime, principal: Principal, pipeline: Pipeline) -> Ctx:
         rt.public_url,
         Outbox(rt, principal),
         Mailroom(rt, view, pipeline),
+        Hooks(rt, view, worker),
         rt.settings.settle_window,
     )
 

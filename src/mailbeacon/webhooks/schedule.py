@@ -1,0 +1,68 @@
+"""When a failed delivery is tried again, when it is given up, when its endpoint is disabled (pure).
+
+The first attempt is made as soon as the event is in the outbox. After the n-th failed attempt
+the next waits `BASE * FACTOR**(n-1)` (at most `CAP`), stretched or shrunk by up to `JITTER`
+from an injected random number, so that endpoints failing together do not retry together. A
+delivery is tried for `GIVE_UP_AFTER` (24 h) after its first attempt: the last try is made at
+that mark, then it is `failed`.
+
+An endpoint is disabled when every attempt made to it for `DISABLE_AFTER` (24 h) has failed,
+that is when its oldest delivery still failing makes its last try. Its reason is kept and shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+#: the first retry's delay, the growth per attempt and the longest delay between two attempts
+BASE = timedelta(seconds=30)
+FACTOR = 3
+CAP = timedelta(hours=4)
+#: each delay is multiplied by a factor in [1 - JITTER, 1 + JITTER)
+JITTER = 0.2
+#: how long after its first attempt a delivery is still tried
+GIVE_UP_AFTER = timedelta(hours=24)
+#: how long an endpoint fails on every attempt before it is disabled
+DISABLE_AFTER = timedelta(hours=24)
+
+Random = Callable[[], float]  # a number in [0, 1), like random.random
+
+
+def delay(failed_attempts: int, rnd: Random) -> timedelta:
+    """How long to wait after the `failed_attempts`-th failed attempt (1 for the first)."""
+    if failed_attempts < 1:
+        raise ValueError("a delay follows a failed attempt")
+    plain: timedelta = min(BASE * FACTOR ** min(failed_attempts - 1, 32), CAP)
+    return plain * (1 - JITTER + 2 * JITTER * rnd())
+
+
+def next_attempt(first_attempt_at: datetime, failed_attempts: int, now: datetime, rnd: Random) -> datetime | None:
+    """When to try again after a failure at `now`; None: give up (the delivery is `failed`)."""
+    last = first_attempt_at + GIVE_UP_AFTER
+    if now >= last:
+        return None
+    return min(now + delay(failed_attempts, rnd), last)
+
+
+def disable_reason(failing_since: datetime | None, now: datetime) -> str | None:
+    """Why an endpoint is disabled now, or None: it has failed on every attempt for `DISABLE_AFTER`."""
+    if failing_since is None or now - failing_since < DISABLE_AFTER:
+        return None
+    hours = int(DISABLE_AFTER.total_seconds() // 3600)
+    return f"every delivery failed for {hours} hours (since {failing_since.isoformat(timespec='seconds')})"
+
+
+def schedule_table(rnd: Random = lambda: 0.5) -> list[tuple[int, timedelta]]:
+    """(attempt number, delay before it) without jitter, as docs/webhooks.md shows it."""
+    rows: list[tuple[int, timedelta]] = []
+    elapsed = timedelta(0)
+    n = 1
+    while True:
+        d = delay(n, rnd)
+        if elapsed + d >= GIVE_UP_AFTER:
+            rows.append((n + 1, GIVE_UP_AFTER - elapsed))
+            return rows
+        elapsed += d
+        rows.append((n + 1, d))
+        n += 1
