@@ -132,7 +132,7 @@ class DeliveriesStore(StoreBase):
                     key = (ev.message_id, ev.recipient_id)
                     if key not in abouts:
                         abouts[key] = self._about(c, ev.message_id, ev.recipient_id)
-                    made += c.execute(
+                    new = c.execute(
                         ins.values(
                             webhook_id=hook.id,
                             event_id=ev.id,
@@ -143,8 +143,11 @@ class DeliveriesStore(StoreBase):
                             attempts=0,
                             next_attempt_at=now,
                             created_at=now,
-                        ).on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
-                    ).rowcount
+                        )
+                        .on_conflict_do_nothing(index_elements=["webhook_id", "event_id"])
+                        .returning(t.webhook_deliveries.c.id)
+                    ).scalar()
+                    made += new is not None
                 c.execute(update(t.webhooks).where(t.webhooks.c.id == hook.id).values(after_event_id=events[-1].id))
         return made
 
@@ -208,7 +211,11 @@ class DeliveriesStore(StoreBase):
                 )
             )
             if delivery.event_id is not None:
-                c.execute(update(t.webhooks).where(t.webhooks.c.id == delivery.webhook_id).values(failing_since=None))
+                c.execute(
+                    update(t.webhooks)
+                    .where(t.webhooks.c.id == delivery.webhook_id, t.webhooks.c.failing_since.is_not(None))
+                    .values(failing_since=None)
+                )
 
     def record_failed(
         self,

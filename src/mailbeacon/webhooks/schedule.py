@@ -33,8 +33,8 @@ def delay(failed_attempts: int, rnd: Random) -> timedelta:
     """How long to wait after the `failed_attempts`-th failed attempt (1 for the first)."""
     if failed_attempts < 1:
         raise ValueError("a delay follows a failed attempt")
-    plain: timedelta = min(BASE * FACTOR ** min(failed_attempts - 1, 32), CAP)
-    return plain * (1 - JITTER + 2 * JITTER * rnd())
+    plain = min(BASE.total_seconds() * FACTOR ** min(failed_attempts - 1, 20), CAP.total_seconds())
+    return timedelta(seconds=plain * (1 - JITTER + 2 * JITTER * rnd()))
 
 
 def next_attempt(first_attempt_at: datetime, failed_attempts: int, now: datetime, rnd: Random) -> datetime | None:

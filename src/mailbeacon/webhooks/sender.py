@@ -64,23 +64,27 @@ class Sender:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def target(self, url: httpx.URL) -> tuple[str | None, str | None]:
-        """(the address to connect to, None) or (None, why the receiver cannot be dialled)."""
+    async def targets(self, url: httpx.URL) -> tuple[list[str], str | None]:
+        """(the addresses that may be dialled, in the resolver's order; why not, when none may)."""
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            return None, f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}"
-        reasons = []
+        except (OSError, UnicodeError) as exc:
+            return [], f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}"
+        allowed: list[str] = []
+        refused: list[str] = []
         for *_, sockaddr in infos:
             ip = str(sockaddr[0])
             why = refusal(ip, allow_private=self.allow_private)
             if why is None:
-                return ip, None
-            reasons.append(f"{ip} ({why})")
-        return None, (
-            f"refused: {host} resolves to {', '.join(dict.fromkeys(reasons))}; receivers must be on public "
+                allowed.append(ip)
+            else:
+                refused.append(f"{ip} ({why})")
+        if allowed:
+            return list(dict.fromkeys(allowed)), None
+        return [], (
+            f"refused: {host} resolves to {', '.join(dict.fromkeys(refused))}; receivers must be on public "
             "addresses unless the operator sets webhook_allow_private"
         )
 
@@ -90,8 +94,8 @@ class Sender:
             url = httpx.URL(claimed.url)
         except httpx.InvalidURL as exc:
             return Outcome(None, f"the URL is not valid: {exc}")
-        ip, why = await self.target(url)
-        if ip is None:
+        addresses, why = await self.targets(url)
+        if not addresses:
             return Outcome(None, why)
         try:
             secret = self.box.decrypt(claimed.secret)
@@ -107,18 +111,24 @@ class Sender:
             "webhook-signature": Webhook(secret).sign(d.msg_id, at, d.body),
         }
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        request = self._client.build_request(
-            "POST", url.copy_with(host=ip), content=d.body.encode(), headers=headers, extensions=extensions
-        )
-        try:
-            response = await self._client.send(request, stream=True)
-            await response.aclose()
-        except httpx.TimeoutException:
-            return Outcome(None, f"no answer within {self.timeout:g} s")
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"cannot deliver to {url.host}: {type(exc).__name__}: {exc}"[:500])
-        status = response.status_code
-        if 200 <= status < 300:
-            return Outcome(status)
-        note = " (redirects are not followed)" if 300 <= status < 400 else ""
-        return Outcome(status, f"the receiver answered {status}{note}")
+        outcome = Outcome(None, f"cannot deliver to {url.host}")
+        for ip in addresses:  # the next address only when this one cannot be connected to
+            request = self._client.build_request(
+                "POST", url.copy_with(host=ip), content=d.body.encode(), headers=headers, extensions=extensions
+            )
+            try:
+                response = await self._client.send(request, stream=True)
+                await response.aclose()
+            except httpx.ConnectError as exc:
+                outcome = Outcome(None, f"cannot connect to {url.host} ({ip}): {exc or type(exc).__name__}"[:500])
+                continue
+            except httpx.TimeoutException:
+                return Outcome(None, f"no answer from {url.host} within {self.timeout:g} s")
+            except httpx.HTTPError as exc:
+                return Outcome(None, f"cannot deliver to {url.host}: {type(exc).__name__}: {exc}"[:500])
+            status = response.status_code
+            if 200 <= status < 300:
+                return Outcome(status)
+            note = " (redirects are not followed)" if 300 <= status < 400 else ""
+            return Outcome(status, f"the receiver answered {status}{note}")
+        return outcome
