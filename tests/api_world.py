@@ -32,6 +32,7 @@ class World:
     messages: dict[str, Seeded] = field(default_factory=dict)
     device: str = ""
     mailbox: int = 0
+    webhook: int = 0
     server: ServeProcess | None = None
 
     def auth(self, who: str) -> dict[str, str]:
@@ -70,6 +71,9 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     w.device = rt.store.add_device(w.users["alice"], "extension", "Chrome", now).public_id
     sealed = rt.credentials.encrypt("imap password")
     w.mailbox = rt.store.add_mailbox(w.users["alice"], "imaps://alice@127.0.0.1:9", sealed, ["INBOX"], now).id
+    # on loopback: refused at delivery (SSRF) unless the world allows private receivers
+    hook_secret = rt.credentials.encrypt("whsec_" + "A" * 32)
+    w.webhook = rt.store.add_webhook(a.id, "http://127.0.0.1:9/alice-hooks", [], hook_secret, "A's", now).id
     yield from serve(w, tmp, db, public, port, settings)
 
 

@@ -72,6 +72,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/mailboxes"): {"imap": "imaps://bert@127.0.0.1:9", "password": "x"},
     ("put", "/api/v1/providers"): {"provider": "mailgun", "signing_key": "walk"},
     ("delete", "/api/v1/providers"): {"provider": "mailgun"},
+    ("post", "/api/v1/webhooks"): {"url": "http://127.0.0.1:9/bert-hooks", "events": ["reply"]},
+    ("patch", "/api/v1/webhooks/{webhook_id}"): {"description": "walk", "enabled": False},
 }
 
 
@@ -89,6 +91,8 @@ def a_snapshot(w: World) -> str:
         ],
         "messages": [[m.id, m.subject, m.user_id] for m in s.messages(workspace_id=ws.id)],
         "recipients": [[r.id, r.address] for m in s.messages(workspace_id=ws.id) for r in s.recipients(m.id)],
+        "webhooks": [[h.id, h.url, h.enabled, h.description, list(h.kinds)] for h in s.webhooks(ws.id)],
+        "deliveries": [[d.id, d.state] for h in s.webhooks(ws.id) for d in s.deliveries(h.id)],
     }
     return json.dumps(state, sort_keys=True, default=str)
 
@@ -103,6 +107,7 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
         "device_id": w.device,
         "user_id": w.users["alice"],
         "mailbox_id": w.mailbox,
+        "webhook_id": w.webhook,
         "address": "bob@client.example",
         "provider": "sendgrid",  # a provider webhook's secret part is A's alone: B cannot name one
         "secret": "a-webhook-secret-b-does-not-have",
@@ -113,6 +118,7 @@ def test_workspace_b_reaches_nothing_of_workspace_a_on_any_route(world: World) -
         carol_msg.rfc_message_id,
         "alice@acme",
         "carol@acme",
+        "alice-hooks",
         "bob@client",
         "dan@client",
         open_token(w.rt, alice_msg, "bob@client.example"),  # A's pixel (GET /api/v1/devices/me/own-pixels)

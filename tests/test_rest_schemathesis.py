@@ -35,6 +35,10 @@ UNDESCRIBABLE = {
     # a provider's keys in its own formats (SendGrid's ECDSA key in base64 DER), and what each needs
     # the first time (SES its topic ARN): refused in one sentence (400)
     ("PUT", "/api/v1/providers"): [positive_data_acceptance],
+    # "an http(s) URL with a host, no credentials": a pattern would say it, but the generator's regex
+    # engine (Python's: `$` matches before a final newline) and the server's differ at the edges
+    ("POST", "/api/v1/webhooks"): [positive_data_acceptance],
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): [positive_data_acceptance],
 }
 #: operations not called here, and why: checking a mailbox dials out to its IMAP server, which for a
 #: generated mailbox is any host at all (the isolation walk and test_imap*.py cover it)
@@ -43,7 +47,8 @@ NOT_CALLED = {("POST", "/api/v1/mailboxes/{mailbox_id}/check")}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    yield from start_world(tmp_path_factory.mktemp("schemathesis"))
+    # generated receivers are any host at all: this node sends no webhooks (a test event stays pending)
+    yield from start_world(tmp_path_factory.mktemp("schemathesis"), webhook_delivery="false")
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

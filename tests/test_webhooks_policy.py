@@ -19,7 +19,6 @@ from mailbeacon.webhooks.schedule import (
     delay,
     disable_reason,
     next_attempt,
-    schedule_table,
 )
 from mailbeacon.webhooks.targets import check_url, refusal
 
@@ -57,10 +56,14 @@ def test_a_delivery_is_tried_for_24_hours_and_the_last_try_is_at_the_mark(random
     assert len(tries) >= 8  # retried often at first, then every few hours
 
 
-def test_the_documented_table_adds_up_to_24_hours() -> None:
-    rows = schedule_table()
-    assert rows[0] == (2, timedelta(seconds=30))
-    assert sum((d for _, d in rows), timedelta(0)) == GIVE_UP_AFTER
+def test_the_documented_schedule() -> None:
+    """docs/webhooks.md's table: attempts 2-13 without jitter, the last at the 24-hour mark."""
+    now, tries = T0, []
+    while (nxt := next_attempt(T0, len(tries) + 1, now, lambda: 0.5)) is not None:
+        tries.append(nxt - T0)
+        now = nxt
+    hours = [round(t.total_seconds() / 3600, 2) for t in tries]
+    assert hours == [0.01, 0.03, 0.11, 0.33, 1.01, 3.03, 7.03, 11.03, 15.03, 19.03, 23.03, 24.0]
 
 
 def test_an_endpoint_failing_for_24_hours_is_disabled_with_a_reason() -> None:

@@ -51,18 +51,3 @@ def disable_reason(failing_since: datetime | None, now: datetime) -> str | None:
         return None
     hours = int(DISABLE_AFTER.total_seconds() // 3600)
     return f"every delivery failed for {hours} hours (since {failing_since.isoformat(timespec='seconds')})"
-
-
-def schedule_table(rnd: Random = lambda: 0.5) -> list[tuple[int, timedelta]]:
-    """(attempt number, delay before it) without jitter, as docs/webhooks.md shows it."""
-    rows: list[tuple[int, timedelta]] = []
-    elapsed = timedelta(0)
-    n = 1
-    while True:
-        d = delay(n, rnd)
-        if elapsed + d >= GIVE_UP_AFTER:
-            rows.append((n + 1, GIVE_UP_AFTER - elapsed))
-            return rows
-        elapsed += d
-        rows.append((n + 1, d))
-        n += 1
