@@ -58,7 +58,7 @@ def test_a_delivery_is_tried_for_24_hours_and_the_last_try_is_at_the_mark(random
 
 def test_the_documented_schedule() -> None:
     """docs/webhooks.md's table: attempts 2-13 without jitter, the last at the 24-hour mark."""
-    now, tries = T0, []
+    now, tries = T0, list[timedelta]()
     while (nxt := next_attempt(T0, len(tries) + 1, now, lambda: 0.5)) is not None:
         tries.append(nxt - T0)
         now = nxt
