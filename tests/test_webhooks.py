@@ -196,6 +196,47 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     assert latest.last_error is not None and "10.11.12.13 (private)" in latest.last_error
 
 
+async def test_redirects_slow_receivers_and_unreachable_names_are_failed_attempts_with_the_reason(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def resolver(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "no-such-host.invalid":  # answered here: no query leaves the machine
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return await real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", resolver)
+    rt = make_runtime(tmp_path, database_url, webhook_allow_private=True, webhook_timeout=0.3)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: the connection is refused
+    try:
+        with Receiver([302]) as moved, Receiver(pause=1.5) as slow:
+            s = seed_message(rt)
+            hooks = [
+                add_hook(rt, s, moved.url)[0],
+                add_hook(rt, s, slow.url)[0],
+                add_hook(rt, s, "http://no-such-host.invalid/x")[0],
+                add_hook(rt, s, f"http://127.0.0.1:{closed.getsockname()[1]}/x")[0],
+            ]
+            add_events(rt, s, 1)
+            worker = WebhookWorker(rt)
+            settle(rt)
+            assert await worker.round() == 4
+            await worker.sender.close()
+            assert [r.path for r in moved.received] == ["/hooks/mailbeacon"]  # /elsewhere was not asked
+        errors = [rt.store.deliveries(h.id)[0].last_error or "" for h in hooks]
+        assert errors[0] == "the receiver answered 302 (redirects are not followed)"
+        assert errors[1] == "no answer from 127.0.0.1 within 0.3 s"
+        assert errors[2] == "cannot resolve no-such-host.invalid: Name or service not known"
+        assert errors[3].startswith("cannot connect to 127.0.0.1 (127.0.0.1)")
+        assert all(rt.store.deliveries(h.id)[0].state == "pending" for h in hooks)  # each is tried again
+    finally:
+        closed.close()
+        rt.close()
+
+
 async def test_an_endpoint_failing_for_24_hours_is_disabled_and_the_api_says_why(rt: Runtime, tmp_path: Path) -> None:
     s = seed_message(rt)
     with Receiver(default=500) as receiver:

@@ -29,9 +29,10 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, answers: list[int] | None = None, *, default: int = 200) -> None:
+    def __init__(self, answers: list[int] | None = None, *, default: int = 200, pause: float = 0.0) -> None:
         self.answers = list(answers or [])
         self.default = default
+        self.pause = pause  # seconds before answering (a receiver too slow to answer in time)
         self.received: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -42,7 +43,11 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     status = receiver.answers.pop(0) if receiver.answers else receiver.default
+                if receiver.pause:
+                    time.sleep(receiver.pause)
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("location", "/elsewhere")
                 self.send_header("content-length", "2")
                 self.send_header("connection", "close")
                 self.end_headers()
@@ -51,7 +56,11 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up waiting (the timeout test): nothing to report
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

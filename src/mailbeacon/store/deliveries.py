@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import NotFound
@@ -104,8 +104,12 @@ class DeliveriesStore(StoreBase):
         made = 0
         pg = self.dialect != "sqlite"
         ins = (postgresql.insert if pg else sqlite.insert)(t.webhook_deliveries)
+        w = t.webhooks.c
+        behind = exists().where(t.events.c.workspace_id == w.workspace_id, t.events.c.id > w.after_event_id)
+        with self.read() as c:  # most rounds find nothing: no write transaction for them
+            if c.execute(select(w.id).where(w.enabled.is_(True), behind).limit(1)).first() is None:
+                return 0
         with self.tx() as c:
-            w = t.webhooks.c
             q = select(w.id, w.workspace_id, w.kinds, w.after_event_id).where(w.enabled.is_(True)).order_by(w.id)
             if pg:
                 q = q.with_for_update(skip_locked=True)
@@ -179,6 +183,9 @@ class DeliveriesStore(StoreBase):
         )
         if delivery_id is not None:
             q = q.where(d.id == delivery_id)
+        with self.read() as c:  # most rounds find nothing due: no write transaction for them
+            if c.execute(q).first() is None:
+                return []
         if self.dialect != "sqlite":
             q = q.with_for_update(skip_locked=True, of=t.webhook_deliveries)
         with self.tx() as c:
