@@ -45,10 +45,10 @@ class Store(
     LeasesStore,
     RepliesStore,
     MailboxesStore,
-    EventsStore,
     ProvidersStore,
     WebhooksStore,
     DeliveriesStore,
+    EventsStore,
 ):
     """All of the store's parts on one connection pool.
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from ..errors import NotFound
 from ..model import EventKind
 from . import schema as t
-from .base import StoreBase
 from .deliveries import Delivery, _delivery
+from .events import EventsStore
 
 if TYPE_CHECKING:
     from . import Store
@@ -50,7 +50,7 @@ def _webhook(row: Row[Any]) -> Webhook:
     )
 
 
-class WebhooksStore(StoreBase):
+class WebhooksStore(EventsStore):
     # -- endpoints ------------------------------------------------------------------------------
 
     def add_webhook(
@@ -65,8 +65,8 @@ class WebhooksStore(StoreBase):
         enabled: bool = True,
     ) -> Webhook:
         """A new endpoint; it receives the events that happen from now on."""
+        start = self.last_event_id()
         with self.tx() as c:
-            start = c.execute(select(func.coalesce(func.max(t.events.c.id), 0))).scalar_one()
             wid = c.execute(
                 insert(t.webhooks).values(
                     workspace_id=workspace_id,
