@@ -17,6 +17,7 @@ import asyncio
 import base64
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -49,8 +50,8 @@ class Outcome:
 
 
 class Sender:
-    def __init__(self, box: CredentialBox, clock: Clock, *, allow_private: bool, timeout: float) -> None:
-        self.box = box
+    def __init__(self, box: Callable[[], CredentialBox], clock: Clock, *, allow_private: bool, timeout: float) -> None:
+        self.box = box  # asked for at the first delivery (serve may start without the database)
         self.clock = clock
         self.allow_private = allow_private
         self.timeout = timeout
@@ -98,7 +99,7 @@ class Sender:
         if not addresses:
             return Outcome(None, why)
         try:
-            secret = self.box.decrypt(claimed.secret)
+            secret = self.box().decrypt(claimed.secret)
         except MailbeaconError as exc:
             return Outcome(None, str(exc))
         at = self.clock()

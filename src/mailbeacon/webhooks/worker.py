@@ -62,7 +62,7 @@ class WebhookWorker:
         self.rnd = rnd
         s = runtime.settings
         self.sender = sender or Sender(
-            runtime.credentials, runtime.clock, allow_private=s.webhook_allow_private, timeout=s.webhook_timeout
+            lambda: runtime.credentials, runtime.clock, allow_private=s.webhook_allow_private, timeout=s.webhook_timeout
         )
         #: how long a claimed delivery is left to its sender before another may try it
         self.hold = timedelta(seconds=2 * s.webhook_timeout + 30)
