@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from ...model import EventKind
 from .models import Model
 
-EventType = Literal["open", "click", "reply", "auto_reply", "bounce", "open_inferred"]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Description = Annotated[str, StringConstraints(max_length=200)]
-Events = Annotated[list[EventType], Field(max_length=20, description="the event types it receives; empty: every type")]
+Events = Annotated[list[EventKind], Field(max_length=20, description="the event types it receives; empty: every type")]
 
 
 class WebhookIn(Model):

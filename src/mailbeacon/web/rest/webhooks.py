@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ...model import EventKind
 from ...store.deliveries import Delivery
 from ...store.webhooks import Webhook
 from ...webhooks.targets import check_url
@@ -64,9 +63,7 @@ async def add_webhook(ctx: CtxDep, body: WebhookIn) -> WebhookCreated:
     ctx.require_admin()
     url = check_url(body.url)
     secret, sealed = ctx.hooks.new_secret()
-    hook = await asyncio.to_thread(
-        ctx.view.webhooks.add, url, [EventKind(e) for e in body.events], sealed, body.description, ctx.clock()
-    )
+    hook = await asyncio.to_thread(ctx.view.webhooks.add, url, body.events, sealed, body.description, ctx.clock())
     if not body.enabled:
         hook = await asyncio.to_thread(
             ctx.view.webhooks.update, hook.id, url=None, kinds=None, description=None, enabled=False
@@ -84,9 +81,13 @@ async def update_webhook(ctx: CtxDep, webhook_id: WebhookId, body: WebhookPatch)
     """Change the URL, the event types, the description; `enabled: true` enables it again."""
     ctx.require_admin()
     url = check_url(body.url) if body.url is not None else None
-    kinds = [EventKind(e) for e in body.events] if body.events is not None else None
     hook = await asyncio.to_thread(
-        ctx.view.webhooks.update, webhook_id, url=url, kinds=kinds, description=body.description, enabled=body.enabled
+        ctx.view.webhooks.update,
+        webhook_id,
+        url=url,
+        kinds=body.events,
+        description=body.description,
+        enabled=body.enabled,
     )
     return webhook_out(hook)
 
