@@ -279,6 +279,32 @@ async def test_an_endpoint_failing_for_24_hours_is_disabled_and_the_api_says_why
     assert rt.store.fan_out(rt.clock()) == 1  # enabled again, it resumes where it stopped
 
 
+async def test_a_success_meanwhile_keeps_the_endpoint_enabled_when_an_old_event_gives_up(rt: Runtime) -> None:
+    s = seed_message(rt)
+    (old,) = add_events(rt, s, 1)
+    refused = f"evt_{old.id}"
+    with Receiver(decide=lambda r: 500 if r.webhook_id == refused else 200) as receiver:
+        hook, _ = add_hook(rt, s, receiver.url)
+        with rt.store.tx() as c:  # the endpoint was made before the event: it is its to send
+            c.exec_driver_sql(f"UPDATE webhooks SET after_event_id = 0 WHERE id = {hook.id}")
+        worker = WebhookWorker(rt)
+        settle(rt)
+        assert await worker.round() == 1
+        assert rt.store.webhook(hook.id).failing_since == rt.clock()
+        clock_of(rt).advance(3600 * 10)
+        add_events(rt, s, 1, start=5)  # accepted: the failing spell ends
+        settle(rt)
+        assert await worker.round() == 2  # the new one delivered, the old one failed again
+        while (d := rt.store.deliveries(hook.id)[-1]).state == "pending":
+            assert d.next_attempt_at is not None
+            clock_of(rt).set(d.next_attempt_at)
+            assert await worker.round() == 1
+        await worker.sender.close()
+    after = rt.store.webhook(hook.id)
+    assert d.state == "failed" and after.enabled and after.disabled_reason is None
+    assert after.failing_since is not None and after.failing_since > d.first_attempt_at  # type: ignore[operator]
+
+
 @pytest.mark.postgres
 async def test_two_nodes_on_postgresql_deliver_each_event_exactly_once(tmp_path: Path, pg_url: str) -> None:
     nodes = [make_runtime(tmp_path, pg_url, webhook_allow_private=True) for _ in (1, 2)]  # one credentials key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,8 +29,16 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, answers: list[int] | None = None, *, default: int = 200, pause: float = 0.0) -> None:
+    def __init__(
+        self,
+        answers: list[int] | None = None,
+        *,
+        default: int = 200,
+        pause: float = 0.0,
+        decide: Callable[[Received], int] | None = None,
+    ) -> None:
         self.answers = list(answers or [])
+        self.decide = decide  # the status for a request, by what it is (instead of `answers`)
         self.default = default
         self.pause = pause  # seconds before answering (a receiver too slow to answer in time)
         self.received: list[Received] = []
@@ -40,9 +48,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.received.append(got)
                     status = receiver.answers.pop(0) if receiver.answers else receiver.default
+                    if receiver.decide is not None:
+                        status = receiver.decide(got)
                 if receiver.pause:
                     time.sleep(receiver.pause)
                 self.send_response(status)

@@ -259,9 +259,9 @@ class DeliveriesStore(StoreBase):
             if current.event_id is not None:
                 w = t.webhooks.c
                 since = c.execute(select(w.failing_since).where(w.id == delivery.webhook_id)).scalar()
-                if since is None:
-                    since = first
-                    c.execute(update(t.webhooks).where(w.id == delivery.webhook_id).values(failing_since=first))
+                if since is None:  # the first failure since the endpoint last accepted one
+                    since = now
+                    c.execute(update(t.webhooks).where(w.id == delivery.webhook_id).values(failing_since=now))
                 why = disable(since) if again is None else None
                 if why:
                     c.execute(
