@@ -6,8 +6,9 @@ from an injected random number, so that endpoints failing together do not retry 
 delivery is tried for `GIVE_UP_AFTER` (24 h) after its first attempt: the last try is made at
 that mark, then it is `failed`.
 
-An endpoint is disabled when every attempt made to it for `DISABLE_AFTER` (24 h) has failed,
-that is when its oldest delivery still failing makes its last try. Its reason is kept and shown.
+An endpoint is disabled when a delivery gives up and every attempt made to the endpoint for
+`DISABLE_AFTER` (24 h) has failed: its failing spell (store: `failing_since`) starts at the first
+failure after its last success. The reason is kept and shown.
 """
 
 from __future__ import annotations
