@@ -7,9 +7,8 @@ it on, in one transaction. `claim_due` hands due deliveries to one sender: it pu
 PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`: two nodes never pick the same one); a
 node that dies while sending leaves the delivery to be tried again when that time is over.
 
-On PostgreSQL an event id can become visible after a higher one (transactions commit in any
-order), so events are fanned out once they are `FANOUT_LAG` old; on SQLite one transaction
-writes at a time and they go out at once.
+The cursor never passes an event still to come: ids become visible in order (store/events.py:
+writers of events take turns until they commit).
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ from . import schema as t
 from .base import StoreBase
 from .events import _event
 
-#: how old an event must be before it is fanned out on PostgreSQL (see the module docstring)
-FANOUT_LAG = timedelta(seconds=5)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
@@ -123,11 +120,6 @@ class DeliveriesStore(StoreBase):
                     .limit(batch)
                 )
                 events = [_event(r) for r in c.execute(eq)]
-                if pg:  # up to the first event too young to be sure no lower id is still to come
-                    young = [
-                        i for i, ev in enumerate(events) if ev.created_at is None or ev.created_at > now - FANOUT_LAG
-                    ]
-                    events = events[: young[0]] if young else events
                 if not events:
                     continue
                 for ev in events:
