@@ -37,5 +37,6 @@ def test_a_counted_open_through_the_tracking_endpoint_reaches_the_receiver(world
         body = got.verified(hook["secret"])
         assert body["type"] == "open" and body["data"]["recipient"] == "bob@client.example"
         assert body["data"]["subject"] == "Proposal" and got.webhook_id == body["data"]["event_id"]
+        # the scanner's hit came first: had it made an event, its delivery would be in the log already
         log = a.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"]
         assert [(d["msg_id"], d["state"], d["type"]) for d in log] == [(got.webhook_id, "delivered", "open")]

@@ -68,6 +68,8 @@ class Receiver:
                 pass
 
         class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # several senders at once (socketserver's default backlog is 5)
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that gave up waiting (the timeout test): nothing to report
 

@@ -25,7 +25,6 @@ from . import schema as t
 from .hits import StoredVerdict
 from .mailboxes import Mailbox
 from .messages import _message, _recipient
-from .webhooks import WebhookView
 
 if TYPE_CHECKING:
     from . import Store
@@ -378,12 +377,6 @@ class WorkspaceView:
 
     def remove_mailbox(self, mailbox_id: int) -> None:
         self._store.remove_mailbox(self.mailbox(mailbox_id).id)
-
-    # -- webhooks (the workspace's; members may read them, routes leave changes to admins) ---------
-
-    @property
-    def webhooks(self) -> WebhookView:
-        return WebhookView(self._store, self.workspace_id)
 
 
 def _row_counts(r: Any) -> Counts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Row, delete, insert, select, update
 
@@ -130,6 +130,10 @@ class WebhooksStore(EventsStore):
             n = c.execute(delete(t.webhooks).where(t.webhooks.c.id == webhook_id)).rowcount
         if not n:
             raise NotFound(f"no webhook {webhook_id} (see `mailbeacon webhook list`)")
+
+    def webhook_view(self, workspace_id: int) -> WebhookView:
+        """The endpoints as a principal of `workspace_id` sees them."""
+        return WebhookView(cast("Store", self), workspace_id)
 
     # -- the delivery log -------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def delivery_out(d: Delivery) -> DeliveryOut:
 @router.get("/api/v1/webhooks", response_model=list[WebhookOut])
 async def list_webhooks(ctx: CtxDep) -> list[WebhookOut]:
     """The workspace's endpoints (members may read them; admins change them)."""
-    return [webhook_out(h) for h in await asyncio.to_thread(ctx.view.webhooks.all)]
+    return [webhook_out(h) for h in await asyncio.to_thread(ctx.hooks.view.all)]
 
 
 @router.post("/api/v1/webhooks", response_model=WebhookCreated, status_code=201)
@@ -63,17 +63,17 @@ async def add_webhook(ctx: CtxDep, body: WebhookIn) -> WebhookCreated:
     ctx.require_admin()
     url = check_url(body.url)
     secret, sealed = ctx.hooks.new_secret()
-    hook = await asyncio.to_thread(ctx.view.webhooks.add, url, body.events, sealed, body.description, ctx.clock())
+    hook = await asyncio.to_thread(ctx.hooks.view.add, url, body.events, sealed, body.description, ctx.clock())
     if not body.enabled:
         hook = await asyncio.to_thread(
-            ctx.view.webhooks.update, hook.id, url=None, kinds=None, description=None, enabled=False
+            ctx.hooks.view.update, hook.id, url=None, kinds=None, description=None, enabled=False
         )
     return WebhookCreated(**webhook_out(hook).model_dump(), secret=secret)
 
 
 @router.get("/api/v1/webhooks/{webhook_id}", response_model=WebhookOut)
 async def get_webhook(ctx: CtxDep, webhook_id: WebhookId) -> WebhookOut:
-    return webhook_out(await asyncio.to_thread(ctx.view.webhooks.get, webhook_id))
+    return webhook_out(await asyncio.to_thread(ctx.hooks.view.get, webhook_id))
 
 
 @router.patch("/api/v1/webhooks/{webhook_id}", response_model=WebhookOut)
@@ -82,7 +82,7 @@ async def update_webhook(ctx: CtxDep, webhook_id: WebhookId, body: WebhookPatch)
     ctx.require_admin()
     url = check_url(body.url) if body.url is not None else None
     hook = await asyncio.to_thread(
-        ctx.view.webhooks.update,
+        ctx.hooks.view.update,
         webhook_id,
         url=url,
         kinds=body.events,
@@ -96,7 +96,7 @@ async def update_webhook(ctx: CtxDep, webhook_id: WebhookId, body: WebhookPatch)
 async def remove_webhook(ctx: CtxDep, webhook_id: WebhookId) -> Response:
     """Remove the endpoint and its delivery log."""
     ctx.require_admin()
-    await asyncio.to_thread(ctx.view.webhooks.remove, webhook_id)
+    await asyncio.to_thread(ctx.hooks.view.remove, webhook_id)
     return Response(status_code=204)
 
 
@@ -119,7 +119,7 @@ async def list_deliveries(
 ) -> DeliveryPage:
     """The delivery log, newest first: each event's attempts, last status or error, and state."""
     before = int(cursor) if cursor else None
-    found = await asyncio.to_thread(ctx.view.webhooks.deliveries, webhook_id, before_id=before, limit=limit + 1)
+    found = await asyncio.to_thread(ctx.hooks.view.deliveries, webhook_id, before_id=before, limit=limit + 1)
     items = [delivery_out(d) for d in found[:limit]]
     nxt = str(found[limit - 1].id) if len(found) > limit else None
     return DeliveryPage(items=items, next_cursor=nxt)
