@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import NotFound
@@ -37,17 +37,19 @@ class Delivery:
     webhook_id: int
     event_id: int | None
     msg_id: str
-    kind: str
     body: str
     state: str
     attempts: int
     next_attempt_at: datetime | None
-    first_attempt_at: datetime | None
     last_attempt_at: datetime | None
     last_status: int | None
     last_error: str | None
     created_at: datetime
-    delivered_at: datetime | None
+
+    @property
+    def kind(self) -> str:
+        """The event's type (`open`, ... `test`), as in the body."""
+        return str(json.loads(self.body).get("type", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,6 @@ class DeliveriesStore(StoreBase):
                     webhook_id=webhook_id,
                     event_id=None,
                     msg_id=msg_id,
-                    kind="test",
                     body=body_json(body),
                     state=PENDING,
                     attempts=0,
@@ -133,7 +134,6 @@ class DeliveriesStore(StoreBase):
                             webhook_id=hook.id,
                             event_id=ev.id,
                             msg_id=f"evt_{ev.id}",
-                            kind=ev.kind.value,
                             body=body_json(payload(ev, abouts[key])),
                             state=PENDING,
                             attempts=0,
@@ -185,11 +185,7 @@ class DeliveriesStore(StoreBase):
             if not picked:
                 return []
             ids = [r.id for r in picked]
-            c.execute(
-                update(t.webhook_deliveries)
-                .where(d.id.in_(ids))
-                .values(next_attempt_at=now + hold, first_attempt_at=func.coalesce(d.first_attempt_at, now))
-            )
+            c.execute(update(t.webhook_deliveries).where(d.id.in_(ids)).values(next_attempt_at=now + hold))
             rows = {r.id: _delivery(r) for r in c.execute(select(t.webhook_deliveries).where(d.id.in_(ids)))}
         return [Claimed(rows[r.id], r.url, r.secret) for r in picked]
 
@@ -205,7 +201,6 @@ class DeliveriesStore(StoreBase):
                     last_attempt_at=now,
                     last_status=status,
                     last_error=None,
-                    delivered_at=now,
                     next_attempt_at=None,
                 )
             )
@@ -225,7 +220,7 @@ class DeliveriesStore(StoreBase):
         retry_at: Callable[[datetime, int], datetime | None],
         disable: Callable[[datetime | None], str | None],
     ) -> Delivery:
-        """A failed attempt: tried again at `retry_at(first attempt, attempts)`, or given up (None).
+        """A failed attempt: tried again at `retry_at(created at, attempts)`, or given up (None).
         A given-up event disables its endpoint when `disable(failing since)` says why."""
         d = t.webhook_deliveries.c
         with self.tx() as c:
@@ -234,8 +229,7 @@ class DeliveriesStore(StoreBase):
                 return delivery
             current = _delivery(row)
             attempts = current.attempts + 1
-            first = current.first_attempt_at or now
-            again = retry_at(first, attempts) if current.event_id is not None else None
+            again = retry_at(current.created_at, attempts) if current.event_id is not None else None
             c.execute(
                 update(t.webhook_deliveries)
                 .where(d.id == delivery.id)

@@ -342,20 +342,16 @@ webhook_deliveries = Table(  # one event for one endpoint: its attempts and outc
     Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
     Column("event_id", BigInteger, nullable=True),  # None for a test event
     Column("msg_id", String(40), nullable=False),  # webhook-id: evt_<event id> (test_<random>)
-    Column("kind", String(20), nullable=False),
-    Column("body", Text, nullable=False),  # the JSON sent, the same on every attempt
+    Column("body", Text, nullable=False),  # the JSON sent, the same on every attempt (its "type" too)
     Column("state", String(10), nullable=False),  # pending | delivered | failed
     Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=True),
-    Column("first_attempt_at", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True, index=True),  # None once delivered or failed
     Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("last_status", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),  # fanned out; tried for 24 h from then
     UniqueConstraint("webhook_id", "event_id"),
     Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
-    Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
 )
 
 mailboxes = Table(

@@ -3,8 +3,8 @@
 The first attempt is made as soon as the event is in the outbox. After the n-th failed attempt
 the next waits `BASE * FACTOR**(n-1)` (at most `CAP`), stretched or shrunk by up to `JITTER`
 from an injected random number, so that endpoints failing together do not retry together. A
-delivery is tried for `GIVE_UP_AFTER` (24 h) after its first attempt: the last try is made at
-that mark, then it is `failed`.
+delivery is tried for `GIVE_UP_AFTER` (24 h) from when it was made (its first attempt follows at
+once): the last try is made at that mark, then it is `failed`.
 
 An endpoint is disabled when a delivery gives up and every attempt made to the endpoint for
 `DISABLE_AFTER` (24 h) has failed: its failing spell (store: `failing_since`) starts at the first
@@ -38,9 +38,10 @@ def delay(failed_attempts: int, rnd: Random) -> timedelta:
     return timedelta(seconds=plain * (1 - JITTER + 2 * JITTER * rnd()))
 
 
-def next_attempt(first_attempt_at: datetime, failed_attempts: int, now: datetime, rnd: Random) -> datetime | None:
-    """When to try again after a failure at `now`; None: give up (the delivery is `failed`)."""
-    last = first_attempt_at + GIVE_UP_AFTER
+def next_attempt(since: datetime, failed_attempts: int, now: datetime, rnd: Random) -> datetime | None:
+    """When to try again after a failure at `now`; None: give up (the delivery is `failed`).
+    `since`: when the delivery was made (its first attempt follows at once)."""
+    last = since + GIVE_UP_AFTER
     if now >= last:
         return None
     return min(now + delay(failed_attempts, rnd), last)

@@ -53,12 +53,10 @@ class DeliveryOut(BaseModel):
     state: Literal["pending", "delivered", "failed"]
     attempts: int
     next_attempt_at: datetime | None
-    first_attempt_at: datetime | None
     last_attempt_at: datetime | None
     last_status: int | None = Field(description="the receiver's last HTTP status; null if it did not answer")
     last_error: str | None
     created_at: datetime
-    delivered_at: datetime | None
     payload: dict[str, Any] = Field(description="the JSON body sent")
 
 

@@ -41,12 +41,10 @@ def delivery_out(d: Delivery) -> DeliveryOut:
         state=d.state,  # type: ignore[arg-type]
         attempts=d.attempts,
         next_attempt_at=d.next_attempt_at,
-        first_attempt_at=d.first_attempt_at,
         last_attempt_at=d.last_attempt_at,
         last_status=d.last_status,
         last_error=d.last_error,
         created_at=d.created_at,
-        delivered_at=d.delivered_at,
         payload=json.loads(d.body),
     )
 

@@ -49,17 +49,14 @@ def upgrade() -> None:
         sa.Column("webhook_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.BigInteger(), nullable=True),
         sa.Column("msg_id", sa.String(length=40), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("first_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["webhook_id"],
             ["webhooks.id"],
@@ -71,12 +68,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_webhook_id_id", ["webhook_id", "id"], unique=False)
-        batch_op.create_index("ix_webhook_deliveries_state_next_attempt_at", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_deliveries_state_next_attempt_at")
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
         batch_op.drop_index("ix_webhook_deliveries_webhook_id_id")
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("webhooks", schema=None) as batch_op:
