@@ -22,6 +22,7 @@ from ..events import About
 from ..model import ApiKey, Device, Event, Message, Recipient, Reply, User, Workspace
 from ..stats import INT_FIELDS, Counts
 from . import schema as t
+from .activity import ActivityQueries, _row_counts
 from .hits import StoredVerdict
 from .mailboxes import Mailbox
 from .messages import _message, _recipient
@@ -73,7 +74,7 @@ class DayStats:
     counts: Counts
 
 
-class WorkspaceView:
+class WorkspaceView(ActivityQueries):
     def __init__(self, store: Store, workspace_id: int, user_id: int, *, whole_workspace: bool) -> None:
         self._store = store
         self.workspace_id = workspace_id
@@ -377,18 +378,6 @@ class WorkspaceView:
 
     def remove_mailbox(self, mailbox_id: int) -> None:
         self._store.remove_mailbox(self.mailbox(mailbox_id).id)
-
-
-def _row_counts(r: Any) -> Counts:
-    m = r._mapping
-    return Counts(
-        **{name: m[name] for name in INT_FIELDS},
-        first_open_at=r.first_open_at,
-        last_open_at=r.last_open_at,
-        first_click_at=r.first_click_at,
-        last_click_at=r.last_click_at,
-        first_reply_at=r.first_reply_at,
-    )
 
 
 def _int_counts(row: Any) -> Counts:

@@ -12,7 +12,16 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from .charts import ROUTES as CHART_ROUTES
 from .pages import ROUTES as PAGE_ROUTES
 from .render import STATIC
+from .settings import ROUTES as SETTINGS_ROUTES
+from .settings_forms import ROUTES as SETTINGS_FORM_ROUTES
 
-ROUTES: list[BaseRoute] = [*PAGE_ROUTES, Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static")]
+ROUTES: list[BaseRoute] = [
+    *PAGE_ROUTES,
+    *SETTINGS_ROUTES,
+    *SETTINGS_FORM_ROUTES,
+    *CHART_ROUTES,
+    Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static"),
+]
