@@ -6,7 +6,7 @@ Each has an API key; alice and carol each sent a tracked message; alice has a pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ class World:
         return httpx.Client(base_url=self.url, headers=self.auth(who) if who else None, timeout=30)
 
 
-def start_world(tmp: Path, **settings: object) -> Iterator[World]:
+def start_world(tmp: Path, before_serve: Callable[[World], None] | None = None, **settings: object) -> Iterator[World]:
     port = free_port()
     db = f"sqlite:///{tmp / 'api.db'}"
     public = str(settings.pop("public_url", f"http://127.0.0.1:{port}"))
@@ -74,6 +74,8 @@ def start_world(tmp: Path, **settings: object) -> Iterator[World]:
     # on loopback: refused at delivery (SSRF) unless the world allows private receivers
     hook_secret = rt.credentials.encrypt("whsec_" + "A" * 32)
     w.webhook = rt.store.add_webhook(a.id, "http://127.0.0.1:9/alice-hooks", [], hook_secret, "A's", now).id
+    if before_serve is not None:  # more data, written before the server's pipeline runs
+        before_serve(w)
     yield from serve(w, tmp, db, public, port, settings)
 
 

@@ -111,7 +111,8 @@ def _play(rt: Runtime, s: Seeded, address: str, sent: datetime, end: datetime, r
         hit(rt, s, address, HitKind.OPEN, VerdictClass.SELF, at)
     roll = rnd.random()
     if roll < 0.55:
-        first = later(rnd.choice((2, 20, 90, 300, 900, 2500)), 4000)
+        typical = rnd.choice((3, 15, 15, 60, 60, 60, 240, 240, 600, 900, 2000, 5000))  # minutes
+        first = later(typical * 0.5, typical * 1.5)
         if first is None:
             return
         for k in range(rnd.choice((1, 1, 2, 3))):

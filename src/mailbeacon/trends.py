@@ -22,16 +22,16 @@ from .stats import Counts
 MACHINE_CLASSES = frozenset(
     (VerdictClass.MACHINE_OPEN, VerdictClass.SCANNER, VerdictClass.PREVIEW, VerdictClass.UNKNOWN)
 )
-#: (label, upper bound) of the time-to-first-open buckets; the last has none
-FIRST_OPEN_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
-    ("under 5 min", timedelta(minutes=5)),
-    ("5–30 min", timedelta(minutes=30)),
-    ("30 min–2 h", timedelta(hours=2)),
-    ("2–8 h", timedelta(hours=8)),
-    ("8–24 h", timedelta(hours=24)),
-    ("1–3 days", timedelta(days=3)),
-    ("3–7 days", timedelta(days=7)),
-    ("over a week", None),
+#: (label, short label, upper bound) of the time-to-first-open buckets; the last has none
+FIRST_OPEN_BUCKETS: tuple[tuple[str, str, timedelta | None], ...] = (
+    ("under 5 min", "<5m", timedelta(minutes=5)),
+    ("5–30 min", "<30m", timedelta(minutes=30)),
+    ("30 min–2 h", "<2h", timedelta(hours=2)),
+    ("2–8 h", "<8h", timedelta(hours=8)),
+    ("8–24 h", "<1d", timedelta(hours=24)),
+    ("1–3 days", "<3d", timedelta(days=3)),
+    ("3–7 days", "<7d", timedelta(days=7)),
+    ("over a week", "7d+", None),
 )
 
 
@@ -104,7 +104,8 @@ def first_open_histogram(recipients: Iterable[SentRecipient]) -> dict[str, Any]:
         counts[_bucket(d)] += 1
     median = _median(delays)
     return {
-        "buckets": [label for label, _ in FIRST_OPEN_BUCKETS],
+        "buckets": [label for label, _, _ in FIRST_OPEN_BUCKETS],
+        "short": [short for _, short, _ in FIRST_OPEN_BUCKETS],
         "counts": counts,
         "opened": len(delays),
         "median_seconds": None if median is None else round(median.total_seconds()),
@@ -113,7 +114,7 @@ def first_open_histogram(recipients: Iterable[SentRecipient]) -> dict[str, Any]:
 
 
 def _bucket(d: timedelta) -> int:
-    for i, (_, bound) in enumerate(FIRST_OPEN_BUCKETS):
+    for i, (_, _, bound) in enumerate(FIRST_OPEN_BUCKETS):
         if bound is not None and d < bound:
             return i
     return len(FIRST_OPEN_BUCKETS) - 1

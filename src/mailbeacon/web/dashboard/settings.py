@@ -60,6 +60,20 @@ def switches(server: dict[str, bool], workspace: Workspace, user: User) -> list[
     return [Switch(k, NOUNS[k], server[k], flag(workspace.settings, k), flag(user.settings, k)) for k in KINDS]
 
 
+BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+           ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))  # fmt: skip
+
+
+def device_name(d: Device) -> str:
+    """A dashboard sign-in is named by its browser's user agent: say it as "Chrome on Linux"."""
+    if d.kind != "dashboard" or "/" not in d.name:
+        return d.name
+    browser = next((name for token, name in BROWSERS if token in d.name), "A browser")
+    system = next((name for token, name in SYSTEMS if token in d.name), "")
+    return f"{browser} on {system}" if system else browser
+
+
 def _load(ctx: Ctx, server: dict[str, bool]) -> dict[str, Any]:
     me = ctx.view.member(ctx.principal.user.id)
     ws = ctx.view.workspace()
@@ -75,6 +89,7 @@ def _load(ctx: Ctx, server: dict[str, bool]) -> dict[str, Any]:
         "members": members,
         "admins": sum(1 for u in members if u.is_admin),
         "devices": [d for d in devices if d.revoked_at is None],
+        "device_names": {d.public_id: device_name(d) for d in devices},
         "this_device": ctx.principal.device_id,
         "keys": keys,
         "mailboxes": boxes,

@@ -29,18 +29,20 @@ function timeChart(el, days, series, values) {
   return new uPlot(opts, [xs, ...values], el);
 }
 
-function barChart(el, labels, counts) {
-  const xs = labels.map((_, i) => i);
+function barChart(el, long, short, counts) {
+  const xs = long.map((_, i) => i);
+  const narrow = widthOf(el) < 560;
+  const labels = narrow ? short : long;
   const opts = {
     width: widthOf(el),
     height: 240,
     scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { range: (u, min, max) => [0, Math.max(4, max)] } },
     axes: [
-      { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] || ""), size: 50, gap: 4, rotate: 0 },
+      { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] || ""), size: 50, gap: 4, font: narrow ? "11px system-ui, sans-serif" : "12px system-ui, sans-serif" },
       { size: 44, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? v : "")) },
     ],
     series: [
-      { label: "First opened", value: (u, i) => (i == null ? "—" : labels[i]) },
+      { label: "First opened", value: (u, i) => (i == null ? "—" : long[i]) },
       { label: "Recipients", fill: COLOURS.human + "cc", stroke: COLOURS.human, paths: uPlot.paths.bars({ size: [0.7, 80] }), points: { show: false } },
     ],
     legend: { live: true },
@@ -71,7 +73,7 @@ function draw(data) {
     ], [a.clicks_human, a.clicks_self, a.clicks_machine])]);
   }
   if (first) {
-    charts.push([first, barChart(first, data.first_open.buckets, data.first_open.counts)]);
+    charts.push([first, barChart(first, data.first_open.buckets, data.first_open.short, data.first_open.counts)]);
   }
   let pending = 0;
   window.addEventListener("resize", () => {
