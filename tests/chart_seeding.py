@@ -116,13 +116,13 @@ def _play(rt: Runtime, s: Seeded, address: str, sent: datetime, end: datetime, r
         if first is None:
             return
         for k in range(rnd.choice((1, 1, 2, 3))):
-            at = first + timedelta(hours=k * rnd.uniform(1, 30))
-            if at < end:
-                hit(rt, s, address, HitKind.OPEN, VerdictClass.HUMAN, at)
-        if rnd.random() < 0.35 and (at := first + timedelta(minutes=2)) < end:
-            hit(rt, s, address, HitKind.CLICK, VerdictClass.HUMAN, at)
-        if rnd.random() < 0.3 and (at := first + timedelta(hours=rnd.uniform(0.2, 20))) < end:
-            reply(rt, s, address, at)
+            again = first + timedelta(hours=k * rnd.uniform(1, 30))
+            if again < end:
+                hit(rt, s, address, HitKind.OPEN, VerdictClass.HUMAN, again)
+        if rnd.random() < 0.35 and (click := first + timedelta(minutes=2)) < end:
+            hit(rt, s, address, HitKind.CLICK, VerdictClass.HUMAN, click)
+        if rnd.random() < 0.3 and (answer := first + timedelta(hours=rnd.uniform(0.2, 20))) < end:
+            reply(rt, s, address, answer)
     elif roll < 0.65 and (at := later(30, 2000)):  # images blocked: a click proves the reading (R5)
         hit(rt, s, address, HitKind.CLICK, VerdictClass.HUMAN, at)
     elif roll < 0.7 and (at := later(1, 5)):

@@ -23,6 +23,7 @@ MAX_LINES = 400
 PURE = (
     "tokens",
     "stats",
+    "trends",
     "switches",
     "addresses",
     "devices",

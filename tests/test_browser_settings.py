@@ -13,11 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from api_world import World, start_world
 from axe import violations
 from chart_seeding import realistic
 from conftest import need_binary
+from mailbeacon.store import schema as t
 from seeding import PASSWORD
 
 pytestmark = pytest.mark.chromium
@@ -26,6 +28,8 @@ SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
 
 def _seed(w: World) -> None:
+    with w.rt.store.tx() as conn:  # the screenshots show a workspace by a real name
+        conn.execute(update(t.workspaces).where(t.workspaces.c.name == "a").values(name="Acme"))
     senders = [w.rt.store.user(w.users["alice"]), w.rt.store.user(w.users["carol"])]
     realistic(w.rt, senders, datetime.now(UTC), days=30)
     w.rt.store.add_api_token(w.users["alice"], "mbt_crm_export_key", "CRM export", datetime.now(UTC))
@@ -91,11 +95,12 @@ def test_settings_and_charts_work_and_pass_the_accessibility_check(world: World,
         page.wait_for_selector("#chart-opens canvas")
         assert page.locator(".uplot").count() == 3  # opens, clicks, time to first open
         assert problems == []  # no script refused by the policy, no error
-        cookies = strict.cookies()
+        signed_in = strict.storage_state()
         strict.close()
 
-        checked = browser.new_context(bypass_csp=True)  # axe is injected: the policy would refuse it
-        checked.add_cookies(cookies)
+        checked = browser.new_context(
+            bypass_csp=True, storage_state=signed_in
+        )  # axe is injected: the policy would refuse it
         page = checked.new_page()
         for size, (width, height) in SIZES.items():
             page.set_viewport_size({"width": width, "height": height})
