@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from api_world import World, start_world
 from test_dashboard import signed_in
+from test_imap import PASSWORD as IMAP_PASSWORD
+from test_imap import USER as IMAP_USER
+from test_imap import Dovecot
+from test_imap import dovecot as dovecot  # the fixture
 from test_serve import free_port
 
 ALICE, CAROL = "alice@acme.test", "carol@acme.test"
@@ -270,3 +275,29 @@ def test_the_charts_page_and_its_numbers(world: World) -> None:
         assert [r["label"] for r in rows] == [CAROL, "All your emails"] and rows[0]["recipients"] == 1
     anonymous = httpx.get(f"{world.url}/app/charts/data")
     assert anonymous.status_code == 401 and anonymous.json()["status"] == 401
+
+
+def test_test_now_reaches_a_real_imap_server_and_says_what_it_found(world: World, dovecot: Dovecot) -> None:
+    dovecot.append(
+        b"From: x@client.example\r\nSubject: hi\r\nMessage-ID: <1@client.example>\r\n\r\nhi\r\n", world.rt.clock()
+    )
+    good = f"imap://{quote(IMAP_USER, safe='')}@127.0.0.1:{dovecot.port}"
+    unknown = f"imap://nobody%40acme.test@127.0.0.1:{dovecot.port}"
+    with signed_in(world, ALICE) as browser:
+        says(post(browser, "/app/settings/mailboxes", {"imap": good, "password": IMAP_PASSWORD}), "added")
+        says(post(browser, "/app/settings/mailboxes", {"imap": unknown, "password": "wrong"}), "added")
+        with world.client("alice") as api:
+            boxes = {b["url"]: b["id"] for b in api.get("/api/v1/mailboxes").json() if str(dovecot.port) in b["url"]}
+        assert len(boxes) == 2, boxes
+        (good_id,) = [i for u, i in boxes.items() if "nobody" not in u]
+        (unknown_id,) = [i for u, i in boxes.items() if "nobody" in u]
+        refused = post(browser, f"/app/settings/mailboxes/{unknown_id}/test")
+        assert refused.status_code >= 400
+        says(refused, "refused the login")
+        ok = post(browser, f"/app/settings/mailboxes/{good_id}/test")
+        assert ok.status_code == 200, ok.text
+        says(ok, "The mailbox answered: 1 messages looked at, 0 replies or bounces recorded.")
+        with world.client("alice") as api:
+            assert api.get(f"/api/v1/mailboxes/{good_id}").json()["last_ok_at"] is not None
+            for i in boxes.values():
+                api.delete(f"/api/v1/mailboxes/{i}")
