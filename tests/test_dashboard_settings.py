@@ -10,8 +10,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from api_world import World, start_world
+from mailbeacon.web.dashboard.settings_forms import validation_sentence
 from test_dashboard import signed_in
 from test_imap import PASSWORD as IMAP_PASSWORD
 from test_imap import USER as IMAP_USER
@@ -190,8 +192,9 @@ def test_a_pairing_code_pairs_a_device_that_can_be_unpaired(world: World) -> Non
         again = post(browser, f"/app/settings/devices/{device}/revoke")
         assert again.status_code == 404
         says(again, "No paired device")
-        odd = post(browser, "/app/settings/devices/..%2F..%2Fx/revoke")
-        assert odd.status_code == 404
+        for odd in ("..%2F..%2Fx", "dv.x", "x" * 41):
+            refused = post(browser, f"/app/settings/devices/{odd}/revoke")
+            assert refused.status_code == 404, odd
     with world.client("alice") as api:
         assert device not in [d["device_id"] for d in api.get("/api/v1/devices").json()]
 
@@ -301,3 +304,12 @@ def test_test_now_reaches_a_real_imap_server_and_says_what_it_found(world: World
             assert api.get(f"/api/v1/mailboxes/{good_id}").json()["last_ok_at"] is not None
             for i in boxes.values():
                 api.delete(f"/api/v1/mailboxes/{i}")
+
+
+def test_a_field_without_a_hint_still_gets_a_sentence() -> None:
+    class Other(BaseModel):
+        colour: int
+
+    with pytest.raises(ValidationError) as got:
+        Other.model_validate({"colour": "red"})
+    assert validation_sentence(got.value) == "Some of what was entered is not valid: check the form and try again."
