@@ -1,7 +1,7 @@
 """The settings and charts pages in a real browser (Debian Chromium) against a real `mailbeacon
 serve` with three weeks of realistic activity: sign in, change a switch, make a pairing code,
 the charts drawn under the strict Content-Security-Policy, and the accessibility check (axe-core)
-at desktop and phone width. Screenshots go to $SCREENSHOTS_DIR when it is set (docs/screenshots)."""
+at desktop and phone width. Screenshots go to $DASHBOARD_SCREENSHOTS when it is set (docs/screenshots)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _shots(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("SCREENSHOTS_DIR", "") or tmp_path)
+    out = Path(os.environ.get("DASHBOARD_SCREENSHOTS", "") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
