@@ -17,11 +17,13 @@ from .pages import ROUTES as PAGE_ROUTES
 from .render import STATIC
 from .settings import ROUTES as SETTINGS_ROUTES
 from .settings_forms import ROUTES as SETTINGS_FORM_ROUTES
+from .settings_webhooks import ROUTES as WEBHOOK_ROUTES
 
 ROUTES: list[BaseRoute] = [
     *PAGE_ROUTES,
     *SETTINGS_ROUTES,
     *SETTINGS_FORM_ROUTES,
+    *WEBHOOK_ROUTES,
     *CHART_ROUTES,
     Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static"),
 ]

@@ -22,6 +22,15 @@ from ..rest.deps import Ctx, context
 from .render import page, principal_of, runtime_of, signed_in
 
 KINDS = ("opens", "clicks", "replies")
+#: the event types a webhook can receive, as the page names them
+EVENT_WORDS = {
+    "open": "Opens",
+    "click": "Clicks",
+    "reply": "Replies",
+    "auto_reply": "Auto-replies",
+    "bounce": "Bounces",
+    "open_inferred": "Inferred opens",
+}
 NOUNS = {"opens": "Opens", "clicks": "Clicks", "replies": "Replies"}
 
 
@@ -94,6 +103,8 @@ def _load(ctx: Ctx, server: dict[str, bool]) -> dict[str, Any]:
         "keys": keys,
         "mailboxes": boxes,
         "owners": owners,
+        "webhooks": ctx.view.webhooks.all(),
+        "event_words": EVENT_WORDS,
     }
 
 

@@ -39,6 +39,9 @@ HINTS = {
     "folders": "give folder names separated by commas, e.g. INBOX, Sent",
     "name": "give a name of at most 200 characters",
     "role": "choose admin or member",
+    "url": "give the receiver's address, e.g. https://crm.example.com/hooks/mailbeacon",
+    "events": "choose among the event types listed",
+    "description": "give a description of at most 200 characters",
 }
 MAX_ID = 2**63 - 1
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
