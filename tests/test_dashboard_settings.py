@@ -14,12 +14,12 @@ from pydantic import BaseModel, ValidationError
 
 from api_world import World, start_world
 from mailbeacon.web.dashboard.settings_forms import validation_sentence
+from serving import free_port
 from test_dashboard import signed_in
 from test_imap import PASSWORD as IMAP_PASSWORD
 from test_imap import USER as IMAP_USER
 from test_imap import Dovecot
 from test_imap import dovecot as dovecot  # the fixture
-from test_serve import free_port
 
 ALICE, CAROL = "alice@acme.test", "carol@acme.test"
 

@@ -103,7 +103,7 @@ def _load(ctx: Ctx, server: dict[str, bool]) -> dict[str, Any]:
         "keys": keys,
         "mailboxes": boxes,
         "owners": owners,
-        "webhooks": ctx.view.webhooks.all(),
+        "webhooks": ctx.hooks.view.all(),
         "event_words": EVENT_WORDS,
     }
 
