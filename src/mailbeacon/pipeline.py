@@ -34,6 +34,7 @@ from .reclassify import RECLASSIFY_REQUEST, answer_request, ask, reclassify
 from .runtime import Runtime
 from .signature_watch import SignatureWatch
 from .stats import Counts, counted_reply_kind, hit_delta, reply_delta
+from .supervise import restarting
 
 log = logging.getLogger("mailbeacon.pipeline")
 
@@ -255,26 +256,19 @@ class Pipeline:
         **options: float,
     ) -> asyncio.Task[None]:
         """Run the loop as a task that is started again if it ends before `stop` is set."""
-        self._progress()
-        task = asyncio.create_task(self.run(stop, wake, busy=busy, **options), name="mailbeacon-pipeline")
-        self.task = task
 
-        def ended(t: asyncio.Task[None]) -> None:
-            if stop.is_set():
-                return
-            exc = None if t.cancelled() else t.exception()
-            self.state.restarts += 1
-            self.state.last_error = f"the pipeline task ended: {exc!r}"
-            log.error("the pipeline stopped unexpectedly (%r); starting it again", exc, exc_info=exc)
+        def started(task: asyncio.Task[None]) -> None:
+            self._progress()
+            self.task = task
 
-            def again() -> None:
-                if not stop.is_set():
-                    self.start(stop, wake, busy=busy, restart_after=restart_after, **options)
-
-            asyncio.get_running_loop().call_later(restart_after, again)
-
-        task.add_done_callback(ended)
-        return task
+        return restarting(
+            lambda: self.run(stop, wake, busy=busy, **options),
+            what="pipeline",
+            stop=stop,
+            state=self.state,
+            restart_after=restart_after,
+            started=started,
+        )
 
     @property
     def running(self) -> bool:

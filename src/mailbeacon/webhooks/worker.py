@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from ..errors import StoreUnavailable
 from ..runtime import Runtime
 from ..store.deliveries import Claimed, Delivery
+from ..supervise import restarting
 from .schedule import Random, disable_reason, next_attempt
 from .sender import Outcome, Sender
 
@@ -132,26 +133,19 @@ class WebhookWorker:
         self, stop: asyncio.Event, *, restart_after: float = RESTART_AFTER, **options: float
     ) -> asyncio.Task[None]:
         """Run the loop as a task that is started again if it ends before `stop` is set."""
-        self.state.last_round_at = self.rt.clock()
-        task = asyncio.create_task(self.run(stop, **options), name="mailbeacon-webhooks")
-        self.task = task
 
-        def ended(t: asyncio.Task[None]) -> None:
-            if stop.is_set():
-                return
-            exc = None if t.cancelled() else t.exception()
-            self.state.restarts += 1
-            self.state.last_error = f"the webhook task ended: {exc!r}"
-            log.error("the webhook worker stopped unexpectedly (%r); starting it again", exc, exc_info=exc)
+        def started(task: asyncio.Task[None]) -> None:
+            self.state.last_round_at = self.rt.clock()
+            self.task = task
 
-            def again() -> None:
-                if not stop.is_set():
-                    self.start(stop, restart_after=restart_after, **options)
-
-            asyncio.get_running_loop().call_later(restart_after, again)
-
-        task.add_done_callback(ended)
-        return task
+        return restarting(
+            lambda: self.run(stop, **options),
+            what="webhook worker",
+            stop=stop,
+            state=self.state,
+            restart_after=restart_after,
+            started=started,
+        )
 
     @property
     def running(self) -> bool:
