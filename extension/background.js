@@ -179,7 +179,7 @@ function alarms() {
 }
 
 chrome.permissions.onRemoved.addListener(() => registerScripts().then(() => heartbeat()));
-chrome.permissions.onAdded.addListener(() => registerScripts().then(() => heartbeat()));
+chrome.permissions.onAdded.addListener(() => registerScripts().then(() => heartbeat()).then(() => syncOwnPixels()));
 
 chrome.runtime.onInstalled.addListener(() => {
   alarms();

@@ -19,6 +19,10 @@ export const ANYWHERE = { id: "anywhere", label: "Every site (your pixels loaded
 
 export const HEARTBEAT = "heartbeat";
 
+// optional permissions, asked at pairing together with the server's access (options.js): block
+// rules for your own pixels on any page, and which of them matched (own_pixels.js)
+export const OWN_PIXEL_PERMISSIONS = ["declarativeNetRequest", "declarativeNetRequestFeedback"];
+
 export async function load() {
   const s = await chrome.storage.local.get(null);
   return {

@@ -1,4 +1,4 @@
-import { ANYWHERE, WEBMAIL, load, normaliseServer, originPattern, post } from "./lib.js";
+import { ANYWHERE, OWN_PIXEL_PERMISSIONS, WEBMAIL, load, normaliseServer, originPattern, post } from "./lib.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -102,10 +102,11 @@ $("pair").addEventListener("submit", (ev) => {
     return;
   }
   const code = $("code").value.trim();
-  // access to the server only, asked now (the click is the user's gesture)
-  chrome.permissions.request({ origins: [server + "/*"] }).then(async (granted) => {
+  // asked now (the click is the user's gesture), in one prompt: access to the server (to send your
+  // views there) and to stop your own pixels on any page (block rules; which of them matched)
+  chrome.permissions.request({ origins: [server + "/*"], permissions: OWN_PIXEL_PERMISSIONS }).then(async (granted) => {
     if (!granted) {
-      $("error-line").textContent = `Pairing needs access to ${server} (to send your views there).`;
+      $("error-line").textContent = `Pairing needs access to ${server} (to send your views there) and to block your own pixels.`;
       return;
     }
     $("pair-button").disabled = true;

@@ -9,7 +9,11 @@
 // asked on an alarm and after a tab finishes loading, within Chrome's limit of 20 calls in 10
 // minutes; each match becomes the signed self-view beacon, so the view is recorded as yours.
 
-import { load } from "./lib.js";
+import { OWN_PIXEL_PERMISSIONS, load } from "./lib.js";
+
+async function allowed() {
+  return Boolean(chrome.declarativeNetRequest) && chrome.permissions.contains({ permissions: OWN_PIXEL_PERMISSIONS });
+}
 
 // Chrome 116-120 allows 5000 dynamic rules in all (121 and later: 30000 block rules); the server
 // sends at most 4000 in one answer; newest mail first when there are more.
@@ -40,6 +44,7 @@ async function fetchOwn(state, since) {
 
 // Make the dynamic rules exactly `wanted` (token -> rule id) in one updateDynamicRules call.
 async function install(wanted) {
+  if (!(await allowed())) return; // not granted (yet): nothing is blocked, webRequest and the cookie remain
   const existing = await chrome.declarativeNetRequest.getDynamicRules();
   const want = new Map(Object.entries(wanted).map(([token, [id]]) => [id, token]));
   const keep = new Set();
@@ -120,7 +125,7 @@ export async function checkMatches(beaconOwn, idleMs = 0) {
   const { recent, left } = await quotaLeft();
   if (left <= 0 || (idleMs && recent.length && Date.now() - recent[recent.length - 1] < idleMs)) return 0;
   const s = await chrome.storage.local.get(["ownRules", "ownLastMatch"]);
-  if (!s.ownRules) return 0;
+  if (!s.ownRules || !(await allowed())) return 0;
   await chrome.storage.session.set({ matchCalls: [...recent, Date.now()] });
   const since = s.ownLastMatch || 0;
   let found;

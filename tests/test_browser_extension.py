@@ -202,6 +202,7 @@ def unpacked_copy(tmp_path: Path, grant: list[str]) -> Path:
     shutil.copytree(EXTENSION, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["host_permissions"] = grant
+    manifest["permissions"] += manifest.pop("optional_permissions", [])  # asked at pairing
     (copy / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return copy
 
