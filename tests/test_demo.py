@@ -94,7 +94,8 @@ async def test_the_served_demo_answers_with_the_sign_in_it_printed() -> None:
         password = next(x.split()[-1] for x in text.splitlines() if x.strip().startswith("password"))
         auth = base64.b64encode(f"{MAYA.email}:{password}".encode()).decode()
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            seen["health"] = (await http.get("/healthz")).json()["ok"]
+            health = (await http.get("/healthz")).json()
+            seen["health"] = health["ok"] or health
             r = await http.get("/api/v1/messages", params={"limit": 100}, headers={"Authorization": f"Basic {auth}"})
             seen["messages"] = (r.status_code, len(r.json()["items"]))
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -37,6 +38,12 @@ def test_a_counted_open_through_the_tracking_endpoint_reaches_the_receiver(world
         body = got.verified(hook["secret"])
         assert body["type"] == "open" and body["data"]["recipient"] == "bob@client.example"
         assert body["data"]["subject"] == "Proposal" and got.webhook_id == body["data"]["event_id"]
-        # the scanner's hit came first: had it made an event, its delivery would be in the log already
-        log = a.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+        # the scanner's hit came first: had it made an event, its delivery would be in the log already;
+        # the worker records the receiver's answer just after the receiver has the request
+        deadline = time.monotonic() + 30
+        while True:
+            log = a.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"]
+            if all(d["state"] != "pending" for d in log) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert [(d["msg_id"], d["state"], d["type"]) for d in log] == [(got.webhook_id, "delivered", "open")]
