@@ -38,6 +38,9 @@ def _walk(url: str, password: str) -> dict[str, Any]:
                 answer = page.goto(f"{url}{path}")
                 seen[path] = answer.status if answer else None
                 seen["problems"][path] = violations(page)
+            answer = page.goto(f"{url}/app/no-such-page")
+            seen["unknown page"] = answer.status if answer else None
+            seen["problems"]["unknown page"] = violations(page)
             page.goto(f"{url}/app")
             seen["messages on the first page"] = page.locator('a[href^="/app/messages/"]').count()
             page.locator('a[href^="/app/messages/"]').first.click()
@@ -67,4 +70,5 @@ async def test_every_page_on_the_demo_data_in_a_real_browser() -> None:
     assert all(seen[path] == 200 for path in PAGES), seen
     assert seen["messages on the first page"] >= 20  # the day's 50 emails, a page at a time
     assert "Checklist" in seen["why"]
-    assert seen["problems"] == {where: [] for where in (*PAGES, "message")}
+    assert seen["unknown page"] == 404  # the dashboard's own page, with its navigation
+    assert seen["problems"] == {where: [] for where in (*PAGES, "unknown page", "message")}

@@ -9,15 +9,24 @@ allows only this server's own scripts, styles and connections, no inline script.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .charts import ROUTES as CHART_ROUTES
 from .pages import ROUTES as PAGE_ROUTES
-from .render import STATIC
+from .render import STATIC, page, signed_in
 from .settings import ROUTES as SETTINGS_ROUTES
 from .settings_forms import ROUTES as SETTINGS_FORM_ROUTES
 from .settings_webhooks import ROUTES as WEBHOOK_ROUTES
+
+
+@signed_in
+async def not_found(request: Request) -> Response:
+    """Any other page under /app: the dashboard's own 404 page, not a bare one."""
+    return page(request, "not_found.html", status=404, what="This page")
+
 
 ROUTES: list[BaseRoute] = [
     *PAGE_ROUTES,
@@ -26,4 +35,5 @@ ROUTES: list[BaseRoute] = [
     *WEBHOOK_ROUTES,
     *CHART_ROUTES,
     Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static"),
+    Route("/app/{rest:path}", not_found, methods=["GET"]),  # last: only what nothing above answered
 ]
