@@ -35,5 +35,6 @@ ROUTES: list[BaseRoute] = [
     *WEBHOOK_ROUTES,
     *CHART_ROUTES,
     Mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static"),
-    Route("/app/{rest:path}", not_found, methods=["GET"]),  # last: only what nothing above answered
+    # last: only what nothing above answered (a form posted to no such page too: 404, not 405)
+    Route("/app/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
 ]
