@@ -86,6 +86,8 @@ mail_location = maildir:{root}/mail/%u/Maildir
 first_valid_uid = 1
 # IDLE notices new mail by inotify, else by polling this often (inotify may be exhausted on CI)
 mailbox_idle_check_interval = 1 secs
+# the watchers, their reconnects and the tests' own sessions all come from 127.0.0.1 (default 10)
+mail_max_userip_connections = 200
 {"" if idle else "# a server without IDLE (the watcher must poll)" + chr(10) + "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT UIDPLUS NAMESPACE CHILDREN"}
 passdb {{
   driver = passwd-file
@@ -237,6 +239,9 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.stop()
+        log = server.root / "dovecot.log"  # shown by pytest when the test failed
+        if log.exists():
+            print("dovecot.log (last lines):", *log.read_text(errors="replace").splitlines()[-40:], sep="\n")
         shutil.rmtree(server.root, ignore_errors=True)
 
 
@@ -433,6 +438,7 @@ async def wait_for(condition: Callable[[], bool], limit: float = 90.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.timeout(600)  # seven waits on real I/O, two server restarts: slow on a loaded machine
 async def test_running_watchers_idle_reconnect_and_isolate_failures(
     runtime: Runtime, clock: FakeClock, dovecot: Dovecot
 ) -> None:
