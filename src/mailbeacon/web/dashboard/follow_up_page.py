@@ -14,8 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...follow_up import MAX_DAYS, MIN_DAYS, SETTING, choose, days_of, parse_days
-from ..principal import SESSION_COOKIE, csrf_ok
-from .render import page, principal_of, runtime_of, signed_in, view
+from .render import form_csrf_ok, page, principal_of, runtime_of, signed_in, view
 
 #: recipients read from the store for the two lists, at most
 CANDIDATES = 500
@@ -54,8 +53,7 @@ async def set_days(request: Request) -> Response:
     p = principal_of(request)
     assert p is not None  # signed_in
     form = await request.form()
-    rt = runtime_of(request)
-    if not csrf_ok(rt.keyring, request.cookies.get(SESSION_COOKIE, ""), str(form.get("csrf", ""))):
+    if not form_csrf_ok(request, form):
         return await _page(request, message="This form has expired: reload the page and try again.", status=403)
     days = parse_days(str(form.get("days", "")))
     if days is None:

@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...runtime import Runtime
-from ..principal import SESSION_COOKIE, Principal, csrf_token, view_of
+from ..principal import SESSION_COOKIE, Principal, csrf_ok, csrf_token, view_of
 from ..rest.docs import SECURITY_HEADERS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -74,6 +75,13 @@ def view(request: Request) -> Any:
     if p is None:
         raise RuntimeError("view() outside a signed-in page")
     return view_of(runtime_of(request), p)
+
+
+def form_csrf_ok(request: Request, form: FormData) -> bool:
+    """Whether a posted dashboard form carries the session's CSRF token (its `csrf` field)."""
+    given = form.get("csrf", "")
+    session = request.cookies.get(SESSION_COOKIE, "")
+    return csrf_ok(runtime_of(request).keyring, session, given if isinstance(given, str) else "")
 
 
 def signed_in(handler: Handler) -> Handler:

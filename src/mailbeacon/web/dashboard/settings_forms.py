@@ -19,13 +19,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import MailbeaconError, NotFound
-from ..principal import SESSION_COOKIE, csrf_ok
 from ..problems import status_of
 from ..rest import accounts, mailboxes, workspace
 from ..rest.deps import Ctx, context
 from ..rest.mail_models import MailboxIn
 from ..rest.models import ApiKeyIn, DeviceIn, MemberIn, Switches, WorkspaceIn
-from .render import page, runtime_of, signed_in
+from .render import form_csrf_ok, page, signed_in
 from .settings import KINDS, NOUNS, Outcome, render_settings
 
 Change = Callable[[Ctx, FormData, dict[str, Any]], Awaitable[Outcome]]
@@ -68,8 +67,7 @@ def change(handler: Change) -> Callable[[Request], Awaitable[Response]]:
     @signed_in
     async def post(request: Request) -> Response:
         form = await request.form()
-        session = request.cookies.get(SESSION_COOKIE, "")
-        if not csrf_ok(runtime_of(request).keyring, session, _field(form, "csrf")):
+        if not form_csrf_ok(request, form):
             return page(request, "settings_refused.html", status=403, reason=REFUSED)
         params = dict(request.path_params)
         try:
